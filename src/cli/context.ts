@@ -1,0 +1,14 @@
+/** What every CLI verb gets: the global options, parsed before the verb (`hostwire -n NS --json link show`). */
+export interface CliContext {
+  /** -n NETNS: the named network namespace to work in (like `ip -n NS`). */
+  netns?: string;
+  /** --json: machine-readable output on stdout, errors as a JSON object on stderr. */
+  json: boolean;
+  /** --uri URI: the libvirt connection URI. */
+  uri?: string;
+  /** Write a line (or lines) to stdout. */
+  out(text: string): void;
+}
+
+/** A verb: takes the words after it, returns the exit code; throws HostwireError on failure. */
+export type Command = (ctx: CliContext, args: string[]) => Promise<number>;
