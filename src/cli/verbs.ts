@@ -1,0 +1,7 @@
+/** The verb table of the `hostwire` command: each subsystem registers its verbs here. */
+import type { Command } from './context';
+import { kernelVerbs } from './kernel';
+
+export const verbs: Record<string, Command> = {
+  ...kernelVerbs,
+};
