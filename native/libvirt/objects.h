@@ -1,0 +1,46 @@
+// The JS classes of the addon: NativeConnection, NativeNetwork, NativeDomain. Each wraps a
+// reference-counted libvirt handle (runtime.h); every method but free() returns a Promise whose
+// libvirt call runs on the libuv pool. Validation and names live in src/libvirt (TypeScript).
+#pragma once
+#include <napi.h>
+
+#include <mutex>
+#include <string>
+
+#include "runtime.h"
+
+namespace hostwire {
+
+struct AddonData {
+  Napi::FunctionReference connCtor;
+  Napi::FunctionReference netCtor;
+  Napi::FunctionReference domCtor;
+};
+
+// Where the event thread sends a connection's events: a thread-safe function that calls the JS
+// `emit(message)` given to open(). `alive` turns false, under `mu`, before the TSFN is released,
+// so a callback that races with close() drops its message instead of using a dead TSFN.
+struct Sink {
+  std::mutex mu;
+  bool alive = false;
+  int subscriptions = 0;
+  Napi::ThreadSafeFunction tsfn;
+  ~Sink() {
+    if (alive) tsfn.Release();  // thread-safe; reached when open() failed
+  }
+};
+
+Napi::Object NewNetworkObject(Napi::Env env, NetRef net, const std::string& name, const std::string& uuid);
+Napi::Object NewDomainObject(Napi::Env env, DomRef dom, const std::string& name, const std::string& uuid);
+
+void InitConnection(Napi::Env env, Napi::Object exports, AddonData* data);
+void InitNetwork(Napi::Env env, Napi::Object exports, AddonData* data);
+void InitDomain(Napi::Env env, Napi::Object exports, AddonData* data);
+
+// Common argument checks (TypeScript validates first; these only keep the addon memory-safe).
+bool ArgString(const Napi::CallbackInfo& info, size_t i, std::string* out);
+bool ArgUint(const Napi::CallbackInfo& info, size_t i, uint32_t* out);
+bool ArgBool(const Napi::CallbackInfo& info, size_t i, bool* out);
+Napi::Value ThrowType(Napi::Env env, const std::string& msg);
+
+}  // namespace hostwire
