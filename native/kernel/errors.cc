@@ -1,5 +1,6 @@
 #include "errors.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 namespace hostwire {
 
 std::string ErrnoCode(int err) {
+  if (err == EOPNOTSUPP) return "EOPNOTSUPP";  // libuv says ENOTSUP; the kernel says EOPNOTSUPP
   const char* name = uv_err_name(-err);
   if (name == nullptr || strncmp(name, "Unknown", 7) == 0) return "E" + std::to_string(err);
   return name;

@@ -1,0 +1,142 @@
+/**
+ * kind 'bridge': IFLA_BR_* (linux/if_link.h), plus IFLA_BRPORT_* for its ports.
+ * Time values are in the kernel's clock_t units (1/100 s), as `ip -d link` shows them.
+ */
+import { decodeTable, encodeTable, table } from '../attrs';
+import { checkMac, checkMtu } from '../validate';
+import { ValidationError } from '../../errors';
+import type { LinkKind } from './kind';
+
+export const IFLA_BR = table('IFLA_BR_', [
+  ['IFLA_BR_FORWARD_DELAY', 'u32'],
+  ['IFLA_BR_HELLO_TIME', 'u32'],
+  ['IFLA_BR_MAX_AGE', 'u32'],
+  ['IFLA_BR_AGEING_TIME', 'u32'],
+  ['IFLA_BR_STP_STATE', 'u32'],
+  ['IFLA_BR_PRIORITY', 'u16'],
+  ['IFLA_BR_VLAN_FILTERING', 'u8'],
+  ['IFLA_BR_VLAN_PROTOCOL', 'u16be'],
+  ['IFLA_BR_GROUP_FWD_MASK', 'u16'],
+  ['IFLA_BR_ROOT_ID', 'binary'],
+  ['IFLA_BR_BRIDGE_ID', 'binary'],
+  ['IFLA_BR_ROOT_PORT', 'u16'],
+  ['IFLA_BR_ROOT_PATH_COST', 'u32'],
+  ['IFLA_BR_TOPOLOGY_CHANGE', 'u8'],
+  ['IFLA_BR_TOPOLOGY_CHANGE_DETECTED', 'u8'],
+  ['IFLA_BR_HELLO_TIMER', 'u64'],
+  ['IFLA_BR_TCN_TIMER', 'u64'],
+  ['IFLA_BR_TOPOLOGY_CHANGE_TIMER', 'u64'],
+  ['IFLA_BR_GC_TIMER', 'u64'],
+  ['IFLA_BR_GROUP_ADDR', 'mac'],
+  ['IFLA_BR_FDB_FLUSH', 'flag'],
+  ['IFLA_BR_MCAST_ROUTER', 'u8'],
+  ['IFLA_BR_MCAST_SNOOPING', 'u8'],
+  ['IFLA_BR_MCAST_QUERY_USE_IFADDR', 'u8'],
+  ['IFLA_BR_MCAST_QUERIER', 'u8'],
+  ['IFLA_BR_MCAST_HASH_ELASTICITY', 'u32'],
+  ['IFLA_BR_MCAST_HASH_MAX', 'u32'],
+  ['IFLA_BR_MCAST_LAST_MEMBER_CNT', 'u32'],
+  ['IFLA_BR_MCAST_STARTUP_QUERY_CNT', 'u32'],
+  ['IFLA_BR_MCAST_LAST_MEMBER_INTVL', 'u64'],
+  ['IFLA_BR_MCAST_MEMBERSHIP_INTVL', 'u64'],
+  ['IFLA_BR_MCAST_QUERIER_INTVL', 'u64'],
+  ['IFLA_BR_MCAST_QUERY_INTVL', 'u64'],
+  ['IFLA_BR_MCAST_QUERY_RESPONSE_INTVL', 'u64'],
+  ['IFLA_BR_MCAST_STARTUP_QUERY_INTVL', 'u64'],
+  ['IFLA_BR_NF_CALL_IPTABLES', 'u8'],
+  ['IFLA_BR_NF_CALL_IP6TABLES', 'u8'],
+  ['IFLA_BR_NF_CALL_ARPTABLES', 'u8'],
+  ['IFLA_BR_VLAN_DEFAULT_PVID', 'u16'],
+  null, // IFLA_BR_PAD
+  ['IFLA_BR_VLAN_STATS_ENABLED', 'u8'],
+  ['IFLA_BR_MCAST_STATS_ENABLED', 'u8'],
+  ['IFLA_BR_MCAST_IGMP_VERSION', 'u8'],
+  ['IFLA_BR_MCAST_MLD_VERSION', 'u8'],
+  ['IFLA_BR_VLAN_STATS_PER_PORT', 'u8'],
+  ['IFLA_BR_MULTI_BOOLOPT', 'binary'],
+  ['IFLA_BR_MCAST_QUERIER_STATE', 'binary'],
+]);
+
+export const IFLA_BRPORT = table('IFLA_BRPORT_', [
+  ['IFLA_BRPORT_STATE', 'u8'],
+  ['IFLA_BRPORT_PRIORITY', 'u16'],
+  ['IFLA_BRPORT_COST', 'u32'],
+  ['IFLA_BRPORT_MODE', 'u8'],
+  ['IFLA_BRPORT_GUARD', 'u8'],
+  ['IFLA_BRPORT_PROTECT', 'u8'],
+  ['IFLA_BRPORT_FAST_LEAVE', 'u8'],
+  ['IFLA_BRPORT_LEARNING', 'u8'],
+  ['IFLA_BRPORT_UNICAST_FLOOD', 'u8'],
+  ['IFLA_BRPORT_PROXYARP', 'u8'],
+  ['IFLA_BRPORT_LEARNING_SYNC', 'u8'],
+  ['IFLA_BRPORT_PROXYARP_WIFI', 'u8'],
+  ['IFLA_BRPORT_ROOT_ID', 'binary'],
+  ['IFLA_BRPORT_BRIDGE_ID', 'binary'],
+  ['IFLA_BRPORT_DESIGNATED_PORT', 'u16'],
+  ['IFLA_BRPORT_DESIGNATED_COST', 'u16'],
+  ['IFLA_BRPORT_ID', 'u16'],
+  ['IFLA_BRPORT_NO', 'u16'],
+  ['IFLA_BRPORT_TOPOLOGY_CHANGE_ACK', 'u8'],
+  ['IFLA_BRPORT_CONFIG_PENDING', 'u8'],
+  ['IFLA_BRPORT_MESSAGE_AGE_TIMER', 'u64'],
+  ['IFLA_BRPORT_FORWARD_DELAY_TIMER', 'u64'],
+  ['IFLA_BRPORT_HOLD_TIMER', 'u64'],
+  ['IFLA_BRPORT_FLUSH', 'flag'],
+  ['IFLA_BRPORT_MULTICAST_ROUTER', 'u8'],
+  null, // IFLA_BRPORT_PAD
+  ['IFLA_BRPORT_MCAST_FLOOD', 'u8'],
+  ['IFLA_BRPORT_MCAST_TO_UCAST', 'u8'],
+  ['IFLA_BRPORT_VLAN_TUNNEL', 'u8'],
+  ['IFLA_BRPORT_BCAST_FLOOD', 'u8'],
+  ['IFLA_BRPORT_GROUP_FWD_MASK', 'u16'],
+  ['IFLA_BRPORT_NEIGH_SUPPRESS', 'u8'],
+  ['IFLA_BRPORT_ISOLATED', 'u8'],
+  ['IFLA_BRPORT_BACKUP_PORT', 'u32'],
+]);
+
+export const bridge: LinkKind = { kind: 'bridge', data: IFLA_BR, slaveData: IFLA_BRPORT };
+
+/** Options of a new bridge, as `ip link add NAME type bridge ...` takes them. */
+export interface BridgeOptions {
+  /** Spanning tree on (IFLA_BR_STP_STATE). Default: off, as the kernel. */
+  stp?: boolean;
+  /** IFLA_BR_FORWARD_DELAY in 1/100 s (ip's forward_delay; the kernel default is 1500). */
+  forwardDelay?: number;
+  /** IFLA_BR_VLAN_FILTERING. */
+  vlanFiltering?: boolean;
+  /** IFLA_BR_MCAST_SNOOPING: off halves attach/detach cost on a bridge with many ports. */
+  mcastSnooping?: boolean;
+  /** IFLA_BR_PRIORITY (0-65535). */
+  priority?: number;
+  /** IFLA_BR_AGEING_TIME in 1/100 s. */
+  ageingTime?: number;
+  /** IFLA_BR_VLAN_DEFAULT_PVID. */
+  vlanDefaultPvid?: number;
+  /** IFLA_MTU, set in the create message. */
+  mtu?: number;
+  /** IFLA_ADDRESS, set in the create message so udev's MAC policy never rewrites it. */
+  address?: string;
+}
+
+function checkU(v: unknown, max: number, field: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not an integer 0-${max}`, field);
+  return v;
+}
+
+/** Checks bridge options and encodes IFLA_INFO_DATA; throws ValidationError. */
+export function encodeBridgeData(o: BridgeOptions): Uint8Array[] {
+  if (o.mtu !== undefined) checkMtu(o.mtu);
+  if (o.address !== undefined) checkMac(o.address);
+  return encodeTable(IFLA_BR, {
+    forward_delay: o.forwardDelay === undefined ? undefined : checkU(o.forwardDelay, 3000, 'forwardDelay'),
+    stp_state: o.stp === undefined ? undefined : Number(o.stp),
+    priority: o.priority === undefined ? undefined : checkU(o.priority, 65535, 'priority'),
+    vlan_filtering: o.vlanFiltering === undefined ? undefined : Number(o.vlanFiltering),
+    ageing_time: o.ageingTime === undefined ? undefined : checkU(o.ageingTime, 0xffffffff, 'ageingTime'),
+    mcast_snooping: o.mcastSnooping === undefined ? undefined : Number(o.mcastSnooping),
+    vlan_default_pvid: o.vlanDefaultPvid === undefined ? undefined : checkU(o.vlanDefaultPvid, 4094, 'vlanDefaultPvid'),
+  });
+}
+
+export const decodeBridgeData = (buf: Buffer) => decodeTable(IFLA_BR, buf);
