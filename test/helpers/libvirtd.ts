@@ -1,0 +1,172 @@
+/**
+ * A real libvirtd + QEMU for the real-libvirt test tier, run as ../shared/libvirt-host.md says:
+ * inside a throwaway network namespace (hwvirt-<pid>), so every bridge and tap stays there.
+ *
+ * startLibvirtd() prepares the host idempotently (the libvirt-qemu user, /var/log/libvirt/qemu,
+ * qemu.conf user/group root), starts virtlogd and libvirtd with `ip netns exec`, and waits (up to
+ * 30 s, polling) until qemu:///system answers. A libvirtd that was already running is used as it
+ * is and never stopped. stop() ends only the daemons started here, by PID, and deletes the
+ * namespace. Tests destroy their domains before calling stop() (SIGTERM leaves qemu running).
+ *
+ * Test code may spawn; src/ never does.
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import { Connection } from '../../src/libvirt';
+
+export const SYSTEM_URI = 'qemu:///system';
+const QEMU_CONF = '/etc/libvirt/qemu.conf';
+
+export interface Libvirtd {
+  /** The namespace the daemon runs in (null: an outside daemon in the root namespace). */
+  ns: string | null;
+  /** True when the daemon was already running: it is used, never stopped. */
+  external: boolean;
+  /** Runs `ip ARGS` in the daemon's namespace; throws on failure. */
+  ip(args: string[]): string;
+  /** Stops libvirtd only (keeps the namespace and virtlogd): for close-event tests. */
+  stopDaemon(): Promise<void>;
+  /** Starts libvirtd again in the same namespace and waits until it answers. */
+  startDaemon(): Promise<void>;
+  /** Stops what was started here and removes the namespace. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** PIDs of processes named exactly `name`. */
+export function pgrep(name: string): number[] {
+  const r = spawnSync('pgrep', ['-x', name], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function killAndWait(pid: number, timeoutMs = 10_000): Promise<void> {
+  if (!alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(50);
+  if (alive(pid)) {
+    process.kill(pid, 'SIGKILL');
+    while (alive(pid)) await sleep(50);
+  }
+}
+
+/** The host preparation of libvirt-host.md, each step only when needed. */
+export function prepareHost(): void {
+  if (spawnSync('getent', ['passwd', 'libvirt-qemu']).status !== 0) {
+    run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/var/lib/libvirt', '--shell', '/usr/sbin/nologin', 'libvirt-qemu']);
+  }
+  fs.mkdirSync('/var/log/libvirt/qemu', { recursive: true });
+  let conf = fs.existsSync(QEMU_CONF) ? fs.readFileSync(QEMU_CONF, 'utf8') : '';
+  const before = conf;
+  for (const key of ['user', 'group']) {
+    const want = `${key} = "root"`;
+    const re = new RegExp(`^${key}\\s*=.*$`, 'm');
+    if (new RegExp(`^${key}\\s*=\\s*"root"\\s*$`, 'm').test(conf)) continue;
+    conf = re.test(conf) ? conf.replace(re, want) : conf + (conf === '' || conf.endsWith('\n') ? '' : '\n') + want + '\n';
+  }
+  if (conf !== before) {
+    fs.mkdirSync('/etc/libvirt', { recursive: true });
+    fs.writeFileSync(QEMU_CONF, conf);
+  }
+}
+
+/** Waits until qemu:///system answers (a connection opens and reports its version). */
+export async function waitReady(timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const c = await Connection.open(SYSTEM_URI);
+      try {
+        await c.getVersion();
+        return;
+      } finally {
+        await c.close();
+      }
+    } catch (e) {
+      last = e;
+      await sleep(200);
+    }
+  }
+  throw new Error(`libvirtd did not answer within ${timeoutMs} ms: ${String((last as Error)?.message ?? last)}`);
+}
+
+/** Starts (or finds) a libvirtd; see the module comment. */
+export async function startLibvirtd(): Promise<Libvirtd> {
+  for (const bin of ['/usr/sbin/libvirtd', '/usr/sbin/virtlogd']) {
+    if (!fs.existsSync(bin)) throw new Error(`${bin} is missing (install libvirt-daemon; .ci/bootstrap does)`);
+  }
+  const outside = pgrep('libvirtd');
+  if (outside.length > 0) {
+    const pid = outside[0];
+    const ns = spawnSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).stdout.trim() || null;
+    await waitReady();
+    const noop = async (): Promise<void> => {
+      throw new Error('an outside libvirtd is never stopped or started by the tests');
+    };
+    return {
+      ns,
+      external: true,
+      ip: (args) => run('nsenter', ['-t', String(pid), '-n', 'ip', ...args]),
+      stopDaemon: noop,
+      startDaemon: noop,
+      stop: async () => undefined,
+    };
+  }
+
+  prepareHost();
+  const ns = `hwvirt-${process.pid}`;
+  let libvirtdPid: number | null = null;
+  let virtlogdPid: number | null = null;
+  let stopped = false;
+
+  const startDaemon = async (): Promise<void> => {
+    run('ip', ['netns', 'exec', ns, 'libvirtd', '-d']);
+    const deadline = Date.now() + 10_000;
+    while (pgrep('libvirtd').length === 0 && Date.now() < deadline) await sleep(50);
+    libvirtdPid = pgrep('libvirtd')[0] ?? null;
+    if (libvirtdPid === null) throw new Error('libvirtd -d exited without leaving a daemon (see /var/log/libvirt)');
+    await waitReady();
+  };
+  const stopDaemon = async (): Promise<void> => {
+    if (libvirtdPid !== null) await killAndWait(libvirtdPid);
+    libvirtdPid = null;
+  };
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await stopDaemon();
+    if (virtlogdPid !== null) await killAndWait(virtlogdPid);
+    spawnSync('ip', ['netns', 'del', ns]);
+  };
+
+  try {
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    if (pgrep('virtlogd').length === 0) {
+      run('ip', ['netns', 'exec', ns, 'virtlogd', '-d']);
+      const deadline = Date.now() + 5_000;
+      while (pgrep('virtlogd').length === 0 && Date.now() < deadline) await sleep(50);
+      virtlogdPid = pgrep('virtlogd')[0] ?? null;
+    }
+    await startDaemon();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { ns, external: false, ip: (args) => run('ip', ['-n', ns, ...args]), stopDaemon, startDaemon, stop };
+}
