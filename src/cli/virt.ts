@@ -115,7 +115,7 @@ async function netDumpxml(ctx: CliContext, args: string[]): Promise<number> {
     }
   });
   if (ctx.json) printJson(ctx, { name, xml });
-  else ctx.out(xml);
+  else ctx.out(xml + '\n'); // virsh prints a blank line after the XML
   return 0;
 }
 
@@ -208,7 +208,7 @@ async function domainDumpxml(ctx: CliContext, args: string[]): Promise<number> {
     }
   });
   if (ctx.json) printJson(ctx, { name, xml });
-  else ctx.out(xml);
+  else ctx.out(xml + '\n'); // virsh prints a blank line after the XML
   return 0;
 }
 
