@@ -38,10 +38,13 @@ function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** PIDs of processes named exactly `name`. */
+/**
+ * PIDs of live processes named exactly `name`. Zombies do not count: a stopped libvirtd leaves
+ * `[libvirtd] <defunct>` children reparented to PID 1, which here reaps them only later.
+ */
 export function pgrep(name: string): number[] {
   const r = spawnSync('pgrep', ['-x', name], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter(Boolean).map(Number);
+  return r.stdout.split('\n').filter(Boolean).map(Number).filter(alive);
 }
 
 function alive(pid: number): boolean {
@@ -50,6 +53,14 @@ function alive(pid: number): boolean {
     return fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {
     return false;
+  }
+}
+
+function comm(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
   }
 }
 
@@ -62,6 +73,41 @@ async function killAndWait(pid: number, timeoutMs = 10_000): Promise<void> {
     process.kill(pid, 'SIGKILL');
     while (alive(pid)) await sleep(50);
   }
+}
+
+/** PIDs of the processes in the named network namespace (name null: none). */
+export function pidsInNetns(ns: string): number[] {
+  let ino: number;
+  try {
+    ino = fs.statSync(`/run/netns/${ns}`).ino;
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${d}/ns/net`) === `net:[${ino}]` && alive(Number(d))) out.push(Number(d));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
+}
+
+/** The PID in /run/NAME.pid once it names a live process called NAME (up to 10 s). */
+async function daemonPid(name: string): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      const pid = Number(fs.readFileSync(`/run/${name}.pid`, 'utf8').trim());
+      if (pid > 0 && alive(pid) && fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name) return pid;
+    } catch {
+      /* not written yet */
+    }
+    await sleep(50);
+  }
+  throw new Error(`${name} -d left no running daemon (see /var/log/libvirt)`);
 }
 
 /** The host preparation of libvirt-host.md, each step only when needed. */
@@ -135,22 +181,27 @@ export async function startLibvirtd(): Promise<Libvirtd> {
   let stopped = false;
 
   const startDaemon = async (): Promise<void> => {
+    // `-d` forks: the process that `ip netns exec` ran exits once the daemon is up, and the
+    // daemon's own PID is the one in its pid file (pgrep could catch the exiting parent).
     run('ip', ['netns', 'exec', ns, 'libvirtd', '-d']);
-    const deadline = Date.now() + 10_000;
-    while (pgrep('libvirtd').length === 0 && Date.now() < deadline) await sleep(50);
-    libvirtdPid = pgrep('libvirtd')[0] ?? null;
-    if (libvirtdPid === null) throw new Error('libvirtd -d exited without leaving a daemon (see /var/log/libvirt)');
+    libvirtdPid = await daemonPid('libvirtd');
     await waitReady();
   };
   const stopDaemon = async (): Promise<void> => {
     if (libvirtdPid !== null) await killAndWait(libvirtdPid);
     libvirtdPid = null;
+    // Its forked helpers (still named libvirtd) go with it a moment later.
+    const deadline = Date.now() + 10_000;
+    while (pidsInNetns(ns).some((p) => comm(p) === 'libvirtd') && Date.now() < deadline) await sleep(50);
   };
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     await stopDaemon();
     if (virtlogdPid !== null) await killAndWait(virtlogdPid);
+    // Whatever still runs in the namespace was started there by this harness (a qemu whose
+    // domain a failed test could not destroy): end it, by PID, before deleting the namespace.
+    for (const pid of pidsInNetns(ns)) await killAndWait(pid);
     spawnSync('ip', ['netns', 'del', ns]);
   };
 
@@ -159,9 +210,7 @@ export async function startLibvirtd(): Promise<Libvirtd> {
     run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     if (pgrep('virtlogd').length === 0) {
       run('ip', ['netns', 'exec', ns, 'virtlogd', '-d']);
-      const deadline = Date.now() + 5_000;
-      while (pgrep('virtlogd').length === 0 && Date.now() < deadline) await sleep(50);
-      virtlogdPid = pgrep('virtlogd')[0] ?? null;
+      virtlogdPid = await daemonPid('virtlogd');
     }
     await startDaemon();
   } catch (e) {

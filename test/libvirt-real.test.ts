@@ -1,0 +1,252 @@
+/**
+ * Real tier: a real libvirtd + QEMU, started by helpers/libvirtd.ts inside a throwaway network
+ * namespace. A bridged network and a diskless q35 domain (../shared/libvirt-host.md) are defined
+ * and started; STARTED arrives; a NIC is hot-plugged and unplugged (matched by MAC); the domain
+ * is destroyed (STOPPED arrives) and everything undefined; the daemon going away closes the
+ * connection with a reason, and reopen() re-registers the subscriptions. Nothing is left behind,
+ * also on failure.
+ *
+ * Without CI=true, a machine where the daemon cannot start skips this file with a reason; under
+ * CI=true that is a failure.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  Connection,
+  VIR_DOMAIN_AFFECT_LIVE,
+  VIR_NETWORK_XML_INACTIVE,
+  interfaceXml,
+  type CloseEvent,
+  type Domain,
+  type LifecycleEvent,
+  type Network,
+} from '../src/libvirt';
+import { buildXml, type XmlNode } from '../src/xml/parser';
+import { SYSTEM_URI, pgrep, startLibvirtd, type Libvirtd } from './helpers/libvirtd';
+
+const CI = process.env.CI === 'true';
+const TAG = `hwvirt${process.pid}`;
+const NET = `${TAG}-net`;
+const DOM = `${TAG}-dom`;
+const NET2 = `${TAG}-net2`;
+const BRIDGE = `hwbr${process.pid % 1_000_000}`; // <= 15 characters
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function domainXml(name: string, network: string): string {
+  const doc: XmlNode = {
+    domain: {
+      '@_type': 'qemu',
+      '@_xmlns:qemu': 'http://libvirt.org/schemas/domain/qemu/1.0',
+      name,
+      memory: { '@_unit': 'MiB', '#text': '64' },
+      vcpu: '1',
+      os: { type: { '@_arch': 'x86_64', '@_machine': 'q35', '#text': 'hvm' } },
+      features: { acpi: '' },
+      on_poweroff: 'destroy',
+      devices: {
+        controller: [
+          { '@_type': 'pci', '@_index': '0', '@_model': 'pcie-root' },
+          { '@_type': 'pci', '@_model': 'pcie-root-port' },
+          { '@_type': 'pci', '@_model': 'pcie-root-port' },
+          { '@_type': 'pci', '@_model': 'pcie-root-port' },
+          { '@_type': 'pci', '@_model': 'pcie-root-port' },
+          { '@_type': 'usb', '@_model': 'none' },
+        ],
+        interface: [{ '@_type': 'network', source: { '@_network': network }, model: { '@_type': 'virtio' } }],
+        memballoon: { '@_model': 'none' },
+      },
+      'qemu:commandline': {
+        'qemu:arg': [{ '@_value': '-global' }, { '@_value': 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off' }],
+      },
+    },
+  };
+  return buildXml(doc);
+}
+
+function networkXml(name: string, bridge: string): string {
+  return buildXml({ network: { name, forward: { '@_mode': 'bridge' }, bridge: { '@_name': bridge } } });
+}
+
+/** Collects lifecycle events; waitFor() resolves on the first (past or future) match. */
+class Events {
+  readonly seen: LifecycleEvent[] = [];
+  #waiters: { pred: (e: LifecycleEvent) => boolean; resolve: (e: LifecycleEvent) => void }[] = [];
+  constructor(c: Connection) {
+    c.on('lifecycle', (e: LifecycleEvent) => {
+      this.seen.push(e);
+      this.#waiters = this.#waiters.filter((w) => (w.pred(e) ? (w.resolve(e), false) : true));
+    });
+  }
+  waitFor(pred: (e: LifecycleEvent) => boolean, what: string, ms = 15_000): Promise<LifecycleEvent> {
+    const past = this.seen.find(pred);
+    if (past) return Promise.resolve(past);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${what} event within ${ms} ms; seen: ${JSON.stringify(this.seen)}`)), ms);
+      this.#waiters.push({ pred, resolve: (e) => (clearTimeout(t), resolve(e)) });
+    });
+  }
+}
+
+async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let v = await fn();
+  while (!ok(v)) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what} (last: ${JSON.stringify(v)})`);
+    await sleep(100);
+    v = await fn();
+  }
+  return v;
+}
+
+async function cleanupLibvirt(conn: Connection | null): Promise<void> {
+  const c = conn && !conn.closed ? conn : await Connection.open(SYSTEM_URI).catch(() => null);
+  if (!c) return;
+  try {
+    const d = await c.domainLookupByName(DOM).catch(() => null);
+    if (d) {
+      await d.destroy().catch(() => undefined);
+      await d.undefine().catch(() => undefined);
+      d.free();
+    }
+    for (const name of [NET, NET2]) {
+      const n = await c.networkLookupByName(name).catch(() => null);
+      if (n) {
+        await n.destroy().catch(() => undefined);
+        await n.undefine().catch(() => undefined);
+        n.free();
+      }
+    }
+  } finally {
+    if (c !== conn) await c.close();
+  }
+}
+
+test('real libvirtd + QEMU: bridged network, diskless domain, events, live NIC hot-plug, close and reopen', async () => {
+  let daemon: Libvirtd;
+  try {
+    daemon = await startLibvirtd();
+  } catch (e) {
+    if (CI) throw e;
+    console.log(`  skipped: the real libvirt tier needs a libvirtd that can start here (${(e as Error).message})`);
+    return;
+  }
+  let conn: Connection | null = null;
+  let bridgeMade = false;
+  try {
+    conn = await Connection.open(SYSTEM_URI);
+    const c = conn;
+    const events = new Events(c);
+    await c.domainEventRegisterAny();
+    await c.networkEventRegisterAny();
+    assert.is(await c.getType(), 'QEMU');
+    assert.ok((await c.getVersion()).major >= 2, 'QEMU version');
+    assert.ok((await c.getLibVersion()).major >= 9);
+    assert.is(await c.isAlive(), true);
+    assert.is(await c.setKeepAlive(5, 3), true);
+
+    // The bridge must exist first: libvirt does not create it for forward mode 'bridge'.
+    daemon.ip(['link', 'add', BRIDGE, 'type', 'bridge']);
+    bridgeMade = true;
+    daemon.ip(['link', 'set', BRIDGE, 'up']);
+
+    const net: Network = await c.networkDefineXML(networkXml(NET, BRIDGE));
+    await events.waitFor((e) => e.kind === 'network' && e.name === NET && e.event === 'DEFINED', 'network DEFINED');
+    await net.create();
+    await events.waitFor((e) => e.kind === 'network' && e.name === NET && e.event === 'STARTED', 'network STARTED');
+    assert.is(await net.isActive(), true);
+    assert.is(await net.getBridgeName(), BRIDGE);
+    assert.match(await net.getXMLDesc(VIR_NETWORK_XML_INACTIVE), new RegExp(`<bridge name='${BRIDGE}'/>`));
+    await net.setAutostart(true);
+    assert.is(await net.getAutostart(), true);
+    await net.setAutostart(false);
+    const row = (await c.listAllNetworks()).find((n) => n.name === NET);
+    assert.equal({ ...row!, uuid: '' }, { name: NET, uuid: '', active: true, autostart: false, persistent: true, bridge: BRIDGE });
+    assert.is((await c.networkLookupByUUIDString(net.uuid)).name, NET);
+
+    const dom: Domain = await c.domainDefineXML(domainXml(DOM, NET));
+    assert.is((await dom.getState()).state, 'shut off');
+    await dom.create();
+    const started = await events.waitFor((e) => e.kind === 'domain' && e.name === DOM && e.event === 'STARTED', 'domain STARTED');
+    assert.is(started.kind === 'domain' && started.detail, 'BOOTED');
+    assert.is((await dom.getState()).state, 'running');
+    const listed = (await c.listAllDomains()).find((d) => d.name === DOM)!;
+    assert.is(listed.state, 'running');
+    assert.ok(listed.id > 0);
+
+    const boot = await dom.interfaces();
+    assert.is(boot.length, 1);
+    assert.match(boot[0].target ?? '', /^vnet\d+$/);
+    assert.is(boot[0].network, NET);
+
+    // Hot-plug a NIC, then unplug it, matching by MAC (a hot-plugged NIC on a network source
+    // shows as type='bridge' in the live XML).
+    const mac = `52:54:00:${[1, 2, 3].map(() => Math.floor(Math.random() * 256).toString(16).padStart(2, '0')).join(':')}`;
+    const nic = interfaceXml({ type: 'network', source: NET, mac, model: 'virtio' });
+    await dom.attachDevice(nic, VIR_DOMAIN_AFFECT_LIVE);
+    const plugged = (await dom.interfaces()).find((i) => i.mac === mac);
+    assert.ok(plugged, 'hot-plugged NIC in the live XML');
+    assert.match(plugged!.target ?? '', /^vnet\d+$/);
+    // The tap is in the daemon's namespace, enslaved to the bridge.
+    assert.match(daemon.ip(['-o', 'link', 'show', 'master', BRIDGE]), new RegExp(`${plugged!.target}`));
+    await dom.detachDevice(nic, VIR_DOMAIN_AFFECT_LIVE);
+    await poll(() => dom.interfaces(), (ifs) => !ifs.some((i) => i.mac === mac), 'NIC unplugged', 20_000);
+
+    await dom.destroy();
+    const stopped = await events.waitFor((e) => e.kind === 'domain' && e.name === DOM && e.event === 'STOPPED', 'domain STOPPED');
+    assert.is(stopped.kind === 'domain' && stopped.detail, 'DESTROYED');
+    await dom.undefine();
+    await events.waitFor((e) => e.kind === 'domain' && e.name === DOM && e.event === 'UNDEFINED', 'domain UNDEFINED');
+    await net.destroy();
+    await net.undefine();
+    await events.waitFor((e) => e.kind === 'network' && e.name === NET && e.event === 'UNDEFINED', 'network UNDEFINED');
+    dom.free();
+    net.free();
+
+    if (daemon.external) {
+      console.log('  note: libvirtd was already running; the close/reopen part needs a daemon the test may stop');
+    } else {
+      // The daemon goes away: the connection says so, with a reason.
+      const closed = new Promise<CloseEvent>((resolve) => c.once('close', resolve));
+      await daemon.stopDaemon();
+      const ev = await Promise.race([closed, sleep(15_000).then(() => null)]);
+      assert.ok(ev, 'no close event after libvirtd stopped');
+      assert.ok(['EOF', 'ERROR', 'KEEPALIVE'].includes(ev!.reason), ev!.reason);
+      assert.is(c.closed, true);
+      // It comes back: reopen() registers the subscriptions again.
+      await daemon.startDaemon();
+      await c.reopen();
+      assert.is(await c.isAlive(), true);
+      const n2 = await c.networkDefineXML(networkXml(NET2, BRIDGE));
+      await events.waitFor((e) => e.kind === 'network' && e.name === NET2 && e.event === 'DEFINED', 'network DEFINED after reopen');
+      await n2.undefine();
+      n2.free();
+    }
+  } finally {
+    await cleanupLibvirt(conn).catch((e) => console.log('  cleanup:', e));
+    if (conn) await conn.close().catch(() => undefined);
+    if (bridgeMade) {
+      try {
+        daemon.ip(['link', 'del', BRIDGE]);
+      } catch {
+        /* gone with the namespace */
+      }
+    }
+    await daemon.stop();
+  }
+
+  // Nothing left behind.
+  if (!daemon.external) {
+    assert.equal(pgrep('libvirtd'), [], 'libvirtd still running');
+    assert.not.ok(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(daemon.ns!), 'namespace left behind');
+  }
+  const qemu = spawnSync('pgrep', ['-f', `guest=${DOM}`], { encoding: 'utf8' }).stdout.trim();
+  assert.is(qemu, '', 'qemu left running');
+  assert.not.ok(fs.existsSync(`/etc/libvirt/qemu/${DOM}.xml`), 'domain definition left behind');
+  assert.not.ok(fs.existsSync(`/etc/libvirt/qemu/networks/${NET}.xml`), 'network definition left behind');
+  assert.not.ok(fs.existsSync(`/etc/libvirt/qemu/networks/${NET2}.xml`), 'network definition left behind');
+});
+
+test.run();
