@@ -11,6 +11,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import { monitorEventLoopDelay } from 'perf_hooks';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -146,6 +147,22 @@ test('real libvirtd + QEMU: bridged network, diskless domain, events, live NIC h
     assert.ok((await c.getLibVersion()).major >= 9);
     assert.is(await c.isAlive(), true);
     assert.is(await c.setKeepAlive(5, 3), true);
+
+    // 200 RPCs in flight on one connection: the event loop keeps turning meanwhile.
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 2);
+    const t0 = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? c.listAllDomains() : i % 3 === 1 ? c.getHostname() : c.listAllNetworks())),
+    );
+    const took = Date.now() - t0;
+    clearInterval(ticker);
+    h.disable();
+    assert.is(answers.length, 200);
+    assert.ok(h.max / 1e6 < 250, `event loop blocked for ${(h.max / 1e6).toFixed(1)} ms`);
+    if (took > 50) assert.ok(ticks > 0, `no timer ran during ${took} ms of calls`);
 
     // The bridge must exist first: libvirt does not create it for forward mode 'bridge'.
     daemon.ip(['link', 'add', BRIDGE, 'type', 'bridge']);

@@ -14,7 +14,7 @@
  * none, an open connection does not.
  */
 import { EventEmitter, on } from 'events';
-import { HostwireError } from '../errors';
+import { HostwireError, ValidationError } from '../errors';
 import { loadAddon, type NativeAuth, type NativeConnection, type NativeCredential, type NativeEvent } from './addon';
 import {
   CLOSE_REASON,
@@ -137,9 +137,9 @@ interface Subscription {
 function checkAuth(auth: OpenOptions['auth']): NativeAuth {
   if (auth === undefined) return null;
   if (typeof auth === 'function') return auth;
-  if (typeof auth !== 'object' || auth === null) throw new HostwireError('EINVALIDARG', 'auth must be {username, password} or a function');
+  if (typeof auth !== 'object' || auth === null) throw new ValidationError('EINVALIDARG', 'auth must be {username, password} or a function', 'auth');
   for (const k of ['username', 'password'] as const) {
-    if (auth[k] !== undefined && typeof auth[k] !== 'string') throw new HostwireError('EINVALIDARG', `auth.${k} must be a string`);
+    if (auth[k] !== undefined && typeof auth[k] !== 'string') throw new ValidationError('EINVALIDARG', `auth.${k} must be a string`, 'auth');
   }
   return { username: auth.username, password: auth.password };
 }
@@ -165,7 +165,7 @@ export class Connection extends EventEmitter {
    * Equivalent to: virsh -c URI [--readonly] (virConnectOpenAuth).
    */
   static async open(uri?: string, options: OpenOptions = {}): Promise<Connection> {
-    if (uri !== undefined && typeof uri !== 'string') throw new HostwireError('EINVALIDARG', 'uri must be a string');
+    if (uri !== undefined && typeof uri !== 'string') throw new ValidationError('EINVALIDARG', 'uri must be a string', 'uri');
     const resolved = resolveUri(uri);
     checkAuth(options.auth);
     const self = new Connection(resolved, { ...options });
@@ -396,7 +396,7 @@ export class Connection extends EventEmitter {
    * virsh event --all --loop.
    */
   async domainEventRegisterAny(eventID = VIR_DOMAIN_EVENT_ID_LIFECYCLE): Promise<number> {
-    if (eventID !== VIR_DOMAIN_EVENT_ID_LIFECYCLE) throw new HostwireError('EINVALIDARG', 'only VIR_DOMAIN_EVENT_ID_LIFECYCLE is supported');
+    if (eventID !== VIR_DOMAIN_EVENT_ID_LIFECYCLE) throw new ValidationError('EINVALIDARG', 'only VIR_DOMAIN_EVENT_ID_LIFECYCLE is supported', 'eventID');
     return this.#register('domain');
   }
 
@@ -411,7 +411,7 @@ export class Connection extends EventEmitter {
    * virsh net-event --all --loop.
    */
   async networkEventRegisterAny(eventID = VIR_NETWORK_EVENT_ID_LIFECYCLE): Promise<number> {
-    if (eventID !== VIR_NETWORK_EVENT_ID_LIFECYCLE) throw new HostwireError('EINVALIDARG', 'only VIR_NETWORK_EVENT_ID_LIFECYCLE is supported');
+    if (eventID !== VIR_NETWORK_EVENT_ID_LIFECYCLE) throw new ValidationError('EINVALIDARG', 'only VIR_NETWORK_EVENT_ID_LIFECYCLE is supported', 'eventID');
     return this.#register('network');
   }
 
@@ -423,6 +423,7 @@ export class Connection extends EventEmitter {
   /**
    * Lifecycle events (domain and network) as an async iterator, until `signal` aborts. Subscribe
    * first with domainEventRegisterAny() / networkEventRegisterAny().
+   * Equivalent to: virsh event --all --loop (the iteration of it).
    */
   async *lifecycleEvents(signal?: AbortSignal): AsyncGenerator<LifecycleEvent> {
     try {

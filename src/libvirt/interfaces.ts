@@ -25,7 +25,7 @@ export interface DomainInterface {
   alias: string | null;
 }
 
-/** Reads every <interface> under <devices> of a domain's XML. */
+/** Reads every <interface> under <devices> of a domain's XML. Equivalent to: virsh domiflist (from XML). */
 export function interfacesFromXml(xml: string): DomainInterface[] {
   const doc = parseXml(xml);
   return list(child(doc, 'domain', 'devices', 'interface')).map((i) => {
@@ -57,7 +57,10 @@ export interface InterfaceSpec {
   model?: string;
 }
 
-/** The <interface> device XML for attachDevice/detachDevice. Every value is escaped. */
+/**
+ * The <interface> device XML for attachDevice/detachDevice. Every value is escaped.
+ * Equivalent to: the XML virsh attach-interface DOMAIN network|bridge SOURCE --mac MAC --model MODEL builds.
+ */
 export function interfaceXml(spec: InterfaceSpec): string {
   if (spec.type !== 'network' && spec.type !== 'bridge') throw new ValidationError('EINVALIDARG', `interface type must be 'network' or 'bridge'`, 'type');
   if (typeof spec.source !== 'string' || spec.source === '') throw new ValidationError('EINVALIDARG', 'interface source is missing', 'source');

@@ -1,6 +1,7 @@
 /** A libvirt virtual network (virNetworkPtr): methods mirror virNetwork* without the prefix. */
 import type { NativeNetwork } from './addon';
 import { VIR_NETWORK_XML_INACTIVE } from './constants';
+import { ValidationError } from '../errors';
 import { call } from './errors';
 import { checkFlags } from './validate';
 
@@ -50,8 +51,8 @@ export class Network {
   }
 
   /** Equivalent to: virsh net-autostart NAME [--disable] (virNetworkSetAutostart). */
-  setAutostart(on: boolean): Promise<void> {
-    if (typeof on !== 'boolean') throw new TypeError('on must be a boolean');
+  async setAutostart(on: boolean): Promise<void> {
+    if (typeof on !== 'boolean') throw new ValidationError('EINVALIDARG', 'on must be a boolean', 'on');
     return call('networkSetAutostart', () => this.#native.setAutostart(on));
   }
 
