@@ -452,7 +452,7 @@ test('the process exits by itself: open connections and the event thread do not 
 });
 
 test('a live subscription keeps the process alive, like a listening socket', () => {
-  const r = runChild(`L.Connection.open('test:///default').then(async (c) => { await c.domainEventRegisterAny(); console.log('subscribed'); });`, 1500);
+  const r = runChild(`L.Connection.open('test:///default').then(async (c) => { await c.domainEventRegisterAny(); console.log('subscribed'); });`, 3000);
   assert.is(r.stdout.trim(), 'subscribed');
   assert.is(r.signal, 'SIGTERM', 'expected the child to be still running at the timeout');
 });
