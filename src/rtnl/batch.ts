@@ -85,7 +85,7 @@ const skipped = () => new HostwireError('ESKIPPED', 'not run: an earlier operati
  */
 export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions = {}): Promise<BatchReport> {
   const stop = options.onError === 'stop';
-  const results: Array<BatchResult | undefined> = new Array(ops.length);
+  const results: Array<BatchResult | undefined> = Array.from({ length: ops.length }, () => undefined);
   let failed = false;
   // Validate everything first: with 'stop' or rollback, a bad line means nothing is sent.
   ops.forEach((o, i) => {

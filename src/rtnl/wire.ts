@@ -27,9 +27,17 @@ import {
 export type { NetlinkMessage, LinkAttrs };
 export const HEADER_LENGTH = 16;
 
-/** One request as bytes (header included), ready for sendmsg's gather list. */
+/**
+ * One request as bytes (header included), ready for sendmsg's gather list. The payload is
+ * padded to NLMSG_ALIGNTO (4): the kernel steps to the next message of a datagram by
+ * NLMSG_ALIGN(nlmsg_len), and netlink's formatMessage leaves the tail unpadded, which would
+ * make the kernel silently drop every message after one that ends in an odd-length name.
+ */
 export function encodeMessage(type: number, flags: number, seq: number, port: number, payload: Uint8Array[]): Uint8Array[] {
-  return formatMessage({ type, flags, seq, port, data: payload });
+  let len = 0;
+  for (const p of payload) len += p.length;
+  const data = len % 4 ? [...payload, Buffer.alloc(4 - (len % 4))] : payload;
+  return formatMessage({ type, flags, seq, port, data });
 }
 
 /** Every netlink message in a datagram. */
