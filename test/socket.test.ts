@@ -51,6 +51,9 @@ function fakeKernel() {
     fail(errno: number) {
       receive(Object.assign(new Error('recv'), { errno }), []);
     },
+    drained() {
+      receive(null, [], true);
+    },
   };
   return k;
 }
@@ -72,13 +75,15 @@ test('never more than `window` requests unanswered; the rest go out as answers c
   assert.equal(await Promise.all(all), Array(10).fill([]));
 });
 
-test('ENOBUFS settles every waiting request with its code, and the socket goes on', async () => {
+test('replies lost to a full queue: ENOBUFS for exactly those requests, and the socket goes on', async () => {
   const k = fakeKernel();
   const s = new NetlinkSocket(k.factory, { window: 8 });
-  const p = Array.from({ length: 3 }, () => s.request(RTM_GETLINK, [Buffer.alloc(16)], 'get').catch((e) => e.code));
+  const p = Array.from({ length: 3 }, () => s.request(RTM_GETLINK, [Buffer.alloc(16)], 'get').then(() => 'ok', (e) => e.code));
   await tick();
   k.fail(105);
-  assert.equal(await Promise.all(p), ['ENOBUFS', 'ENOBUFS', 'ENOBUFS']);
+  k.ack(k.sent[1].seq);
+  k.drained();
+  assert.equal(await Promise.all(p), ['ENOBUFS', 'ok', 'ENOBUFS']);
   const next = s.request(RTM_GETLINK, [Buffer.alloc(16)], 'again');
   await tick();
   k.ack(k.sent[3].seq);

@@ -46,7 +46,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   }
 
   // new NlSocket({protocol, netns, rcvbuf, sndbuf, extAck, capAck, strictCheck}, onMessages)
-  // onMessages(err: Error | null, datagrams: Buffer[])
+  // onMessages(err: Error | null, datagrams: Buffer[], drained: boolean)
   explicit NlSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NlSocket>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
@@ -216,11 +216,13 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     static_cast<NlSocket*>(handle->data)->Drain(status);
   }
 
-  void Deliver(Napi::Env env, Napi::Value err, std::vector<Napi::Value>& batch) {
+  // onMessages(err, datagrams, drained): drained is true once recv() found the queue empty.
+  void Deliver(Napi::Env env, Napi::Value err, std::vector<Napi::Value>& batch, bool drained = false) {
+    if (onMessages_.IsEmpty()) return;
     Napi::Array arr = Napi::Array::New(env, batch.size());
     for (size_t i = 0; i < batch.size(); i++) arr.Set(static_cast<uint32_t>(i), batch[i]);
     batch.clear();
-    onMessages_.MakeCallback(Value(), {err, arr}, *context_);
+    onMessages_.MakeCallback(Value(), {err, arr, Napi::Boolean::New(env, drained)}, *context_);
     if (env.IsExceptionPending()) {
       napi_value e = env.GetAndClearPendingException().Value();
       napi_fatal_exception(env, e);
@@ -234,15 +236,27 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     Napi::HandleScope scope(env);
     std::vector<Napi::Value> batch;
     if (status < 0) {
-      Deliver(env, ErrnoError(env, -status, "uv_poll").Value(), batch);
-      return;
+      // libuv reports EPOLLERR as UV_EBADF and stops the handle. On a netlink socket EPOLLERR
+      // means sk_err is set (ENOBUFS: the kernel dropped replies); recv() below returns that
+      // error and clears it. So poll again and read, rather than giving up on the socket.
+      if (poll_ == nullptr || fd_ < 0) return;
+      int rc = uv_poll_start(poll_, UV_READABLE, &NlSocket::OnPoll);
+      if (rc != 0) {
+        Deliver(env, ErrnoError(env, -rc, "uv_poll_start").Value(), batch);
+        return;
+      }
     }
     while (fd_ >= 0) {
       ssize_t n = recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT | MSG_TRUNC);
       if (n < 0) {
         int err = errno;
         if (err == EINTR) continue;
-        if (err == EAGAIN || err == EWOULDBLOCK) break;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+          // Always told, even with nothing read: rtnetlink answers a request inside sendmsg(),
+          // so a request sent before this point and still unanswered lost its reply.
+          Deliver(env, env.Null(), batch, true);
+          return;
+        }
         if (!batch.empty()) Deliver(env, env.Null(), batch);
         Deliver(env, ErrnoError(env, err, "recv").Value(), batch);
         if (err == ENOBUFS) continue;
@@ -257,7 +271,6 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       batch.push_back(Napi::Buffer<uint8_t>::Copy(env, buffer_.data(), static_cast<size_t>(n)));
       if (batch.size() >= kMaxBatch) Deliver(env, env.Null(), batch);
     }
-    if (!batch.empty()) Deliver(env, env.Null(), batch);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

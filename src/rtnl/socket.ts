@@ -8,7 +8,8 @@
  * in the receive buffer or the kernel drops them (ENOBUFS). So at most `window` requests are
  * unanswered at any time, and the receive buffer is sized for that many replies. Should the
  * kernel still drop replies, every request that was waiting is settled with ENOBUFS: nothing
- * hangs and the process does not die.
+ * hangs and the process does not die: rtnetlink answers inside sendmsg(), so once the receive
+ * queue has been drained, a request still unanswered lost its reply, and fails with ENOBUFS.
  */
 import { EventEmitter } from 'events';
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLM_F_DUMP_INTR } from './constants';
@@ -25,7 +26,12 @@ export interface Transport {
   ref(): void;
   unref(): void;
 }
-export type Receiver = (err: Error | null, datagrams: Buffer[]) => void;
+/**
+ * Datagrams from the kernel. `drained` says the receive queue was found empty after them: every
+ * request already sent has had its reply queued by then (rtnetlink answers inside sendmsg), so
+ * one still unanswered, other than a dump, lost its reply to a full queue.
+ */
+export type Receiver = (err: Error | null, datagrams: Buffer[], drained?: boolean) => void;
 export type TransportFactory = (receive: Receiver) => Transport;
 
 export interface SocketOptions {
@@ -68,7 +74,7 @@ export class NetlinkSocket extends EventEmitter {
   constructor(factory: TransportFactory, options: SocketOptions = {}) {
     super();
     this.window = Math.max(1, options.window ?? 256);
-    this.transport = factory((err, datagrams) => this.receive(err, datagrams));
+    this.transport = factory((err, datagrams, drained) => this.receive(err, datagrams, drained));
   }
 
   get port(): number {
@@ -164,13 +170,15 @@ export class NetlinkSocket extends EventEmitter {
     else p.resolve(p.parts);
   }
 
-  private receive(err: Error | null, datagrams: Buffer[]): void {
+  private receive(err: Error | null, datagrams: Buffer[], drained = false): void {
     if (err) {
-      // ENOBUFS: the kernel dropped replies. Which ones is unknowable, so every request still
-      // waiting fails with the errno; the socket stays usable.
-      const errno = (err as { errno?: number }).errno ?? 105;
-      for (const p of [...this.inflight.values()])
-        this.settle(p, new NetlinkError(errno, p.op, `${errnoName(errno)}: replies lost (${err.message})`));
+      const errno = (err as { errno?: number }).errno;
+      // ENOBUFS: the kernel dropped replies. Those that did arrive still settle their requests;
+      // the ones lost are found when the queue is drained (below).
+      if (errno !== 105 /* ENOBUFS */) {
+        // Any other receive error leaves the socket's state unknown: fail what waits.
+        for (const p of [...this.inflight.values()]) this.settle(p, new NetlinkError(errno ?? 5, p.op, err.message));
+      }
       if (this.listenerCount('error')) this.emit('error', err);
     }
     for (const d of datagrams) {
@@ -182,6 +190,10 @@ export class NetlinkSocket extends EventEmitter {
         continue;
       }
       for (const m of msgs) this.dispatch(m);
+    }
+    if (drained) {
+      for (const p of [...this.inflight.values()])
+        if (!p.dump) this.settle(p, new NetlinkError(105, p.op, 'the kernel dropped the reply: receive queue full (ENOBUFS)'));
     }
     this.flush();
   }
