@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
-import { kernelTest, withNetns } from './helpers/kernel';
+import { ip, kernelTest, withNetns } from './helpers/kernel';
 
 const t = suite('batch');
 const codes = (r: Awaited<ReturnType<typeof runBatch>>) => r.results.map((x) => (x.ok ? 'ok' : (x.error as any).code));
@@ -79,6 +79,47 @@ kernelTest(t, 'rollback undoes creations and changes, newest first', () =>
       assert.is(old.mtu, 1400);
       assert.is(old.master, null);
       assert.not.ok(old.up);
+    } finally {
+      h.close();
+    }
+  }),
+);
+
+kernelTest(t, 'operations on one link keep their order on the wire', () =>
+  withNetns(async (ns) => {
+    const h = new Handle({ netns: ns });
+    try {
+      const ops: BatchOp[] = [{ op: 'createBridge', name: 'br0' }];
+      for (let i = 0; i < 50; i++)
+        ops.push({ op: 'createTap', name: `o${i}` }, { op: 'setLink', dev: `o${i}`, change: { master: 'br0', up: true } }, { op: 'setLink', dev: `o${i}`, change: { master: null, mtu: 1400 } });
+      const r = await runBatch(h, ops);
+      assert.is(r.failed, 0, codes(r).join());
+      const taps = await h.listLinks({ kind: 'tun' });
+      assert.ok(taps.every((l) => l.master === null && l.up && l.mtu === 1400));
+    } finally {
+      h.close();
+    }
+  }),
+);
+
+kernelTest(t, 'group delete removes exactly the devices named, never others in the same group', () =>
+  withNetns(async (ns) => {
+    const h = new Handle({ netns: ns });
+    try {
+      const ops: BatchOp[] = [{ op: 'createBridge', name: 'keepbr' }];
+      for (let i = 0; i < 40; i++) ops.push({ op: 'createTap', name: `d${i}` });
+      for (let i = 0; i < 5; i++) ops.push({ op: 'createTap', name: `keep${i}` });
+      assert.is((await runBatch(h, ops)).failed, 0);
+      // Everything, named or not, starts in the same group.
+      for (const l of await h.listLinks()) if (l.name !== 'lo') ip('-n', ns, 'link', 'set', l.name, 'group', '42');
+      const del: BatchOp[] = Array.from({ length: 40 }, (_, i) => ({ op: 'delete', dev: `d${i}` }));
+      del.splice(20, 0, { op: 'delete', dev: 'nosuch0' });
+      const r = await runBatch(h, del);
+      assert.equal(codes(r).filter((c) => c !== 'ok'), ['ENODEV']);
+      assert.is(codes(r)[20], 'ENODEV');
+      const left = (await h.listLinks()).map((l) => l.name).sort();
+      assert.equal(left, ['keep0', 'keep1', 'keep2', 'keep3', 'keep4', 'keepbr', 'lo']);
+      assert.ok((await h.listLinks()).filter((l) => l.name !== 'lo').every((l) => l.group === 42), 'the others keep their group');
     } finally {
       h.close();
     }

@@ -1,6 +1,7 @@
 /**
  * Many link operations at once, at the kernel's speed: requests are pipelined in order on the
- * handle's socket (the kernel runs them in that order), names are resolved once and then
+ * handle's socket (the kernel runs them in that order; every Handle verb given indexes queues
+ * its request synchronously, so call order is wire order), names are resolved once and then
  * addressed by index, consecutive tap creations go to the addon in one trip, and every
  * operation gets its own result.
  */
@@ -9,6 +10,7 @@ import type { Handle, LinkChange, VethOptions } from './handle';
 import type { BridgeOptions } from './kinds/bridge';
 import { tunSpec, type TapOptions } from './kinds/tunspec';
 import { createTunDevices } from './tap';
+import { deleteMany } from './bulk';
 import { checkDev, checkIfName, checkMac, checkMtu, checkNetnsName } from './validate';
 import type { Link } from './link';
 
@@ -28,7 +30,15 @@ export interface BatchOptions {
   onError?: 'continue' | 'stop';
   /** After a failure, undo what succeeded, newest first (creations deleted, changes reverted). */
   rollback?: boolean;
+  /**
+   * Delete runs of devices with one batched unregister (default true): see deleteMany. Set
+   * false to delete one by one.
+   */
+  groupDelete?: boolean;
 }
+
+/** Runs of deletions at least this long use the batched unregister. */
+export const GROUP_DELETE_MIN = 4;
 
 export type BatchResult =
   | { ok: true; index?: number }
@@ -184,13 +194,34 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
           }
           if (change.name !== undefined || change.netns !== undefined) forget(o.dev);
           if (change.name !== undefined) index.set(change.name, dev as number);
-          record(i, h.setLink(dev, change, describe(o)));
+          if (change.master !== undefined && change.master !== null && change.up) {
+            // The kernel brings a link up before it enslaves it when both come in one message;
+            // a port attached first and brought up after is cheaper (less pending link work).
+            // Both messages are queued now, in this order, ahead of any later operation.
+            const { up, ...rest } = change;
+            const attached = h.setLink(dev, rest, describe(o));
+            const raised = h.setLink(dev, { up }, describe(o));
+            record(i, Promise.all([attached, raised]).then(() => undefined));
+          } else record(i, h.setLink(dev, change, describe(o)));
           break;
         }
         case 'delete': {
-          const dev = typeof o.dev === 'string' && index.has(o.dev) ? (index.get(o.dev) as number) : o.dev;
-          forget(o.dev);
-          record(i, h.deleteLink(dev));
+          // A run of deletions goes through the kernel's batched unregister when it can.
+          let j = i;
+          while (j < ops.length && ops[j].op === 'delete' && !results[j]) j++;
+          const devs = (ops.slice(i, j) as Array<Extract<BatchOp, { op: 'delete' }>>).map((d) =>
+            typeof d.dev === 'string' && index.has(d.dev) ? (index.get(d.dev) as number) : d.dev,
+          );
+          (ops.slice(i, j) as Array<Extract<BatchOp, { op: 'delete' }>>).forEach((d) => forget(d.dev));
+          if (devs.length >= GROUP_DELETE_MIN && options.groupDelete !== false) {
+            await settle();
+            const errs = await deleteMany(h, devs);
+            errs.forEach((e, k) => {
+              results[i + k] = e ? { ok: false, error: e } : { ok: true };
+              if (e) failed = true;
+            });
+          } else devs.forEach((dev, k) => record(i + k, h.deleteLink(dev)));
+          i = j - 1;
           break;
         }
       }

@@ -263,7 +263,8 @@ export class Handle {
       attrs.master = 0;
       words.push('nomaster');
     } else if (change.master !== undefined) {
-      attrs.master = await this.indexOf(change.master);
+      // No await for an index: a batch relies on requests being queued in call order.
+      attrs.master = typeof change.master === 'number' ? change.master : await this.indexOf(change.master);
       words.push(`master ${change.master}`);
     }
     // Addressed by name (IFLA_IFNAME) unless the name itself changes: then by index.
