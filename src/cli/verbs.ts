@@ -2,8 +2,10 @@
 import type { Command } from './context';
 import { kernelVerbs } from './kernel';
 import { virtVerbs } from './virt';
+import { workflowVerbs } from './workflow';
 
 export const verbs: Record<string, Command> = {
   ...kernelVerbs,
   ...virtVerbs,
+  ...workflowVerbs,
 };

@@ -1,0 +1,163 @@
+/**
+ * The bridged-networking workflow verbs of the `hostwire` command. They extend the `net`,
+ * `domain`, `link` and `bridge` verbs (anything else is handed on to kernel.ts / virt.ts):
+ *
+ *     net define-bridge NAME --bridge BR [--start] [--autostart]
+ *     net edit NAME
+ *     domain attach-interface DOM (--network NET | --bridge BR) [--mac MAC] [--model M] [--live] [--config]
+ *     domain detach-interface DOM --mac MAC [--live] [--config]
+ *     domain iflist DOM                (joined with the kernel: the bridge each tap is on now)
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { HostwireError } from '../errors';
+import { Connection } from '../libvirt';
+import { defineBridgedNetwork, editNetworkXml, networkDefinition } from '../workflow/network';
+import { attachInterface, detachInterface, interfaceList } from '../workflow/domain';
+import type { CliContext, Command } from './context';
+import { runEditor } from './editor';
+import { kernelVerbs } from './kernel';
+import { formatTable, virtVerbs } from './virt';
+
+function usage(msg: string): never {
+  throw new HostwireError('EUSAGE', msg);
+}
+
+export interface ParsedArgs {
+  pos: string[];
+  flags: Set<string>;
+  values: Map<string, string>;
+}
+
+/** Positionals, boolean --flags and --option VALUE pairs; unknown options are refused. */
+export function parseOptions(args: string[], flags: string[], values: string[]): ParsedArgs {
+  const out: ParsedArgs = { pos: [], flags: new Set(), values: new Map() };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (flags.includes(a)) out.flags.add(a);
+    else if (values.includes(a)) {
+      if (args[i + 1] === undefined) usage(`${a} needs a value`);
+      out.values.set(a, args[++i]);
+    } else if (a.startsWith('--')) usage(`unknown option '${a}'`);
+    else out.pos.push(a);
+  }
+  return out;
+}
+
+function one(pos: string[], what: string): string {
+  if (pos.length !== 1) usage(`expected one ${what}`);
+  return pos[0];
+}
+
+export async function withConnection<T>(ctx: CliContext, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const c = await Connection.open(ctx.uri);
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+/**
+ * hostwire [-n NS] net define-bridge NAME --bridge BR [--start] [--autostart]. The bridge must
+ * exist (in NS when given). Equivalent to: virsh net-define (forward mode bridge) + net-start + net-autostart.
+ */
+async function netDefineBridge(ctx: CliContext, args: string[]): Promise<number> {
+  const a = parseOptions(args, ['--start', '--autostart'], ['--bridge']);
+  const name = one(a.pos, 'network name');
+  const bridge = a.values.get('--bridge') ?? usage('net define-bridge NAME --bridge BR [--start] [--autostart]');
+  const r = await withConnection(ctx, (c) =>
+    defineBridgedNetwork(c, name, { bridge, start: a.flags.has('--start'), autostart: a.flags.has('--autostart'), netns: ctx.netns }),
+  );
+  if (ctx.json) {
+    ctx.out(JSON.stringify(r));
+  } else {
+    const lines = [`Network ${r.name} defined on bridge ${r.bridge}`];
+    if (r.started) lines.push(`Network ${r.name} started`);
+    if (r.autostart) lines.push(`Network ${r.name} marked as autostarted`);
+    ctx.out(lines.join('\n') + '\n');
+  }
+  return 0;
+}
+
+/**
+ * hostwire net edit NAME: opens $VISUAL/$EDITOR on the persistent definition, validates what
+ * comes back and redefines; an unchanged file changes nothing, and on any failure the old
+ * definition stays. Equivalent to: virsh net-edit NAME
+ */
+async function netEdit(ctx: CliContext, args: string[]): Promise<number> {
+  const name = one(parseOptions(args, [], []).pos, 'network name');
+  const r = await withConnection(ctx, async (c) => {
+    const original = await networkDefinition(c, name);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostwire-net-edit-'));
+    try {
+      const file = path.join(dir, 'network.xml');
+      fs.writeFileSync(file, original, { mode: 0o600 });
+      runEditor(file);
+      return await editNetworkXml(c, name, original, fs.readFileSync(file, 'utf8'));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  if (ctx.json) ctx.out(JSON.stringify({ name: r.name, changed: r.changed }));
+  else ctx.out(r.changed ? `Network ${r.name} XML configuration edited.\n` : `Network ${r.name} XML configuration not changed.\n`);
+  return 0;
+}
+
+/** hostwire domain attach-interface DOM (--network NET | --bridge BR) [--mac MAC] [--model M] [--live] [--config]. Equivalent to: virsh attach-interface. */
+async function domainAttach(ctx: CliContext, args: string[]): Promise<number> {
+  const a = parseOptions(args, ['--live', '--config'], ['--network', '--bridge', '--mac', '--model']);
+  const dom = one(a.pos, 'domain name');
+  const r = await withConnection(ctx, (c) =>
+    attachInterface(c, dom, {
+      network: a.values.get('--network'),
+      bridge: a.values.get('--bridge'),
+      mac: a.values.get('--mac'),
+      model: a.values.get('--model'),
+      live: a.flags.has('--live'),
+      config: a.flags.has('--config'),
+    }),
+  );
+  ctx.out(ctx.json ? JSON.stringify({ domain: dom, mac: r.mac }) : `Interface attached successfully (MAC ${r.mac})\n`);
+  return 0;
+}
+
+/** hostwire domain detach-interface DOM --mac MAC [--live] [--config]. Equivalent to: virsh detach-interface DOM --mac MAC. */
+async function domainDetach(ctx: CliContext, args: string[]): Promise<number> {
+  const a = parseOptions(args, ['--live', '--config'], ['--mac']);
+  const dom = one(a.pos, 'domain name');
+  const mac = a.values.get('--mac') ?? usage('domain detach-interface DOM --mac MAC [--live] [--config]');
+  const r = await withConnection(ctx, (c) => detachInterface(c, dom, { mac, live: a.flags.has('--live'), config: a.flags.has('--config') }));
+  ctx.out(ctx.json ? JSON.stringify({ domain: dom, mac, removed: r.removed }) : r.removed ? 'Interface detached successfully\n' : 'Interface detach requested (the guest has not finished the unplug yet)\n');
+  return 0;
+}
+
+/**
+ * hostwire [-n NS] domain iflist DOM: virsh's columns plus the bridge each tap is enslaved to
+ * right now, read from the kernel in NS (where the daemon's taps live).
+ * Equivalent to: virsh domiflist DOM + ip link show vnetN
+ */
+async function domainIflist(ctx: CliContext, args: string[]): Promise<number> {
+  const dom = one(parseOptions(args, [], []).pos, 'domain name');
+  const rows = await withConnection(ctx, (c) => interfaceList(c, dom, { netns: ctx.netns }));
+  if (ctx.json) ctx.out(JSON.stringify(rows, null, 2));
+  else ctx.out(formatTable(['Interface', 'Type', 'Source', 'Model', 'MAC', 'Master'], rows.map((r) => [r.target ?? '-', r.type, r.source ?? '-', r.model ?? '-', r.mac ?? '-', r.master ?? '-'])));
+  return 0;
+}
+
+/** A verb whose sub-verbs in `table` are handled here, the rest by `fallback`. */
+export function extend(fallback: Command, table: Record<string, Command>): Command {
+  return (ctx, args) => {
+    const cmd = args[0] !== undefined && Object.prototype.hasOwnProperty.call(table, args[0]) ? table[args[0]] : undefined;
+    return cmd ? cmd(ctx, args.slice(1)) : fallback(ctx, args);
+  };
+}
+
+/** The workflow verbs, for src/cli/verbs.ts (spread after the kernel and libvirt verbs they extend). */
+export const workflowVerbs: Record<string, Command> = {
+  net: extend(virtVerbs.net, { 'define-bridge': netDefineBridge, edit: netEdit }),
+  domain: extend(virtVerbs.domain, { 'attach-interface': domainAttach, 'detach-interface': domainDetach, iflist: domainIflist }),
+  link: kernelVerbs.link,
+  bridge: kernelVerbs.bridge,
+};
