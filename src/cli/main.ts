@@ -13,14 +13,14 @@ import { verbs } from './verbs';
 
 export const USAGE = `usage: hostwire [-n NETNS] [--json] [--uri URI] VERB ...
 verbs:
-  link show [DEV] [type KIND] [master DEV] [up|down]
+  link show [DEV] [type KIND] [master DEV] [up]
   link add NAME type veth peer PEER [peer-netns NS2]
   link set DEV master BR | nomaster | up | down | mtu N | address MAC | name NEW | netns NS2
   link del DEV
-  bridge add NAME [--stp on|off] [--vlan-filtering on|off] [--mtu N] [--address MAC] [--forward-delay S]
-  bridge show [BR]
+  bridge add NAME [--stp on|off] [--vlan-filtering on|off] [--mcast-snooping on|off] [--mtu N] [--address MAC] [--forward-delay S]
+  bridge show [BR] | bridge del NAME
   tap add NAME [--tun] [--owner UID] [--group GID] [--multi-queue] [--vnet-hdr] [--address MAC] [--mtu N]
-  tap del NAME
+  tap del NAME | tap show
   netns add|del NAME | netns list
   batch FILE|-
   net list [--all] | info NAME | dumpxml NAME [--inactive] | define FILE
