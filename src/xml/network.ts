@@ -144,6 +144,12 @@ export function checkNetwork(m: NetworkModel): NetworkModel {
   if (m.forward !== undefined && !(FORWARD_MODES as readonly string[]).includes(m.forward.mode))
     throw schemaError(`${P}.forward.@mode`, `${JSON.stringify(m.forward.mode)} is not one of ${FORWARD_MODES.join(', ')}`);
   if (m.bridge?.name !== undefined) checkPlain(m.bridge.name, `${P}.bridge.@name`);
+  // libvirt: "bridge delay/stp/zone options only allowed in route, nat, and isolated mode".
+  const fmode = m.forward?.mode;
+  if (fmode !== undefined && fmode !== 'nat' && fmode !== 'route') {
+    if (m.bridge?.stp !== undefined) throw schemaError(`${P}.bridge.@stp`, `stp is only allowed in route, nat and isolated networks, not in mode ${fmode}`);
+    if (m.bridge?.delay !== undefined) throw schemaError(`${P}.bridge.@delay`, `delay is only allowed in route, nat and isolated networks, not in mode ${fmode}`);
+  }
   if (m.bridge?.delay !== undefined) checkIntAt(m.bridge.delay, `${P}.bridge.@delay`, 0, 0x7fffffff);
   if (m.mac !== undefined) checkMacAt(m.mac, `${P}.mac.@address`);
   m.ips.forEach((ip, i) => {
