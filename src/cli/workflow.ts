@@ -7,6 +7,7 @@
  *     domain attach-interface DOM (--network NET | --bridge BR) [--mac MAC] [--model M] [--live] [--config]
  *     domain detach-interface DOM --mac MAC [--live] [--config]
  *     domain iflist DOM                (joined with the kernel: the bridge each tap is on now)
+ *     link set DEV master BR [--force] (refused for a physical NIC on a libvirt NAT/routed bridge)
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -15,6 +16,9 @@ import { HostwireError } from '../errors';
 import { Connection } from '../libvirt';
 import { defineBridgedNetwork, editNetworkXml, networkDefinition } from '../workflow/network';
 import { attachInterface, detachInterface, interfaceList } from '../workflow/domain';
+import { checkBridgePort } from '../workflow/guard';
+import { networkBridges } from '../workflow/network';
+import { Handle } from '../rtnl/handle';
 import type { CliContext, Command } from './context';
 import { runEditor } from './editor';
 import { kernelVerbs } from './kernel';
@@ -146,6 +150,34 @@ async function domainIflist(ctx: CliContext, args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * hostwire [-n NS] link set DEV ... master BR ... [--force]: the kernel verb, after the guard:
+ * a physical NIC is not added to the bridge of a libvirt NAT or routed network ('ENATBRIDGE')
+ * unless --force. libvirt (--uri) is asked only when DEV is physical.
+ * Equivalent to: ip link set DEV master BR
+ */
+async function linkSetGuarded(ctx: CliContext, args: string[]): Promise<number> {
+  const force = args.includes('--force');
+  const words = args.filter((w) => w !== '--force');
+  let rest = words.slice(1);
+  if (rest[0] === 'dev') rest = rest.slice(1);
+  const dev = rest[0];
+  const at = rest.indexOf('master', 1);
+  const master = at > 0 ? rest[at + 1] : undefined;
+  if (dev !== undefined && master !== undefined) {
+    const h = new Handle({ netns: ctx.netns });
+    try {
+      const overridden = await checkBridgePort(h, dev, master, { force, networks: () => withConnection(ctx, networkBridges) });
+      if (overridden && !ctx.json) process.stderr.write(`hostwire: warning: ${master} belongs to libvirt network ${overridden.network} (${overridden.forward}); forced\n`);
+    } finally {
+      h.close();
+    }
+  } else if (force) {
+    usage('--force only applies to link set DEV master BR');
+  }
+  return kernelVerbs.link(ctx, words);
+}
+
 /** A verb whose sub-verbs in `table` are handled here, the rest by `fallback`. */
 export function extend(fallback: Command, table: Record<string, Command>): Command {
   return (ctx, args) => {
@@ -158,6 +190,6 @@ export function extend(fallback: Command, table: Record<string, Command>): Comma
 export const workflowVerbs: Record<string, Command> = {
   net: extend(virtVerbs.net, { 'define-bridge': netDefineBridge, edit: netEdit }),
   domain: extend(virtVerbs.domain, { 'attach-interface': domainAttach, 'detach-interface': domainDetach, iflist: domainIflist }),
-  link: kernelVerbs.link,
+  link: extend(kernelVerbs.link, { set: (ctx, args) => linkSetGuarded(ctx, ['set', ...args]) }),
   bridge: kernelVerbs.bridge,
 };

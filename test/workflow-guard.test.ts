@@ -1,0 +1,85 @@
+/**
+ * The virbr0 guard (src/workflow/guard.ts): a physical NIC is not added to the bridge of a
+ * libvirt NAT/routed network unless forced; non-physical ports never cost a libvirt call. No
+ * physical NIC can be made in a test namespace, so the predicate is injected; test:///default's
+ * network `default` (NAT on virbr0) provides the libvirt side.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Connection } from '../src/libvirt';
+import { Handle } from '../src/rtnl/handle';
+import type { Link } from '../src/rtnl/link';
+import { addBridgePort, checkBridgePort, isPhysicalLink } from '../src/workflow/guard';
+import { hostwire, ip, ipJson, kernelTest, withNetns } from './helpers/kernel';
+
+const test = suite('guard');
+const physical = (): boolean => true;
+const noLibvirt = async (): Promise<never> => {
+  throw new Error('libvirt was asked about a port that is not physical');
+};
+
+async function code(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
+test('isPhysicalLink: no kind and not loopback', () => {
+  const base = { index: 2, name: 'eth0', kind: null, master: null, operstate: 'UP', flags: ['BROADCAST', 'UP'], up: true, mtu: 1500, address: null, broadcast: null } as Link;
+  assert.is(isPhysicalLink(base), true);
+  assert.is(isPhysicalLink({ ...base, kind: 'veth' }), false);
+  assert.is(isPhysicalLink({ ...base, name: 'lo', flags: ['LOOPBACK', 'UP'] }), false);
+});
+
+kernelTest(test, 'a physical port on a NAT network bridge: ENATBRIDGE, unless forced; non-physical ports skip libvirt', async () => {
+  await withNetns(async (ns) => {
+    ip('-n', ns, 'link', 'add', 'virbr0', 'type', 'bridge');
+    ip('-n', ns, 'link', 'add', 'hb0', 'type', 'bridge');
+    ip('-n', ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p0p');
+    const c = await Connection.open('test:///default');
+    const h = new Handle({ netns: ns });
+    try {
+      assert.is(await code(addBridgePort(h, 'p0', 'virbr0', { networks: c, isPhysical: physical })), 'ENATBRIDGE');
+      assert.is(ipJson('-n', ns, 'link', 'show', 'p0')[0].master, undefined, 'nothing changed');
+      // Routed networks count too; bridged (forward mode bridge) and unrelated bridges do not.
+      const routed = async () => [{ network: 'r', bridge: 'hb0', forward: 'route', active: true }];
+      assert.is(await code(checkBridgePort(h, 'p0', 'hb0', { networks: routed, isPhysical: physical })), 'ENATBRIDGE');
+      const bridged = async () => [{ network: 'b', bridge: 'hb0', forward: 'bridge', active: true }];
+      assert.is(await checkBridgePort(h, 'p0', 'hb0', { networks: bridged, isPhysical: physical }), null);
+      // Not physical: allowed without asking libvirt.
+      await addBridgePort(h, 'p0', 'virbr0', { networks: noLibvirt });
+      assert.is(ipJson('-n', ns, 'link', 'show', 'p0')[0].master, 'virbr0');
+      await h.setNoMaster('p0');
+      // Forced: allowed, and the overridden network is reported.
+      const owner = await checkBridgePort(h, 'p0', 'virbr0', { networks: c, isPhysical: physical, force: true });
+      assert.equal(owner, { network: 'default', bridge: 'virbr0', forward: 'nat', active: true });
+      await addBridgePort(h, 'p0', 'virbr0', { networks: c, isPhysical: physical, force: true });
+      assert.is(ipJson('-n', ns, 'link', 'show', 'p0')[0].master, 'virbr0');
+      assert.is(await code(checkBridgePort(h, 'nope0', 'virbr0', { networks: noLibvirt })), 'ENODEV');
+      assert.is(await code(checkBridgePort(h, 'p0', 'bad/name', { networks: noLibvirt })), 'EINVALIDNAME');
+    } finally {
+      h.close();
+      await c.close();
+    }
+  }, 'gd');
+});
+
+kernelTest(test, 'CLI link set DEV master BR goes through the guard; --force only with master', async () => {
+  await withNetns(async (ns) => {
+    ip('-n', ns, 'link', 'add', 'virbr0', 'type', 'bridge');
+    ip('-n', ns, 'link', 'add', 'p1', 'type', 'veth', 'peer', 'name', 'p1p');
+    // A veth is not physical: no libvirt needed (the URI would not even open).
+    const r = hostwire(['--uri', 'qemu+unix:///system?socket=/nonexistent', '-n', ns, 'link', 'set', 'p1', 'master', 'virbr0', 'up']);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(ipJson('-n', ns, 'link', 'show', 'p1')[0].master, 'virbr0');
+    const u = hostwire(['--json', '-n', ns, 'link', 'set', 'p1', 'up', '--force']);
+    assert.is(JSON.parse(u.stderr).code, 'EUSAGE');
+    const f = hostwire(['--uri', 'test:///default', '-n', ns, 'link', 'set', 'p1', 'nomaster']);
+    assert.is(f.status, 0, f.stderr);
+  }, 'gd');
+});
+
+test.run();
