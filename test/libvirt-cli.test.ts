@@ -60,9 +60,14 @@ test('net list --all --json gives name, active, autostart, persistent, bridge wi
   }
 });
 
-test('net info and domain iflist print what virsh net-info and domiflist print', () => {
+test("net info prints what virsh net-info prints; domain iflist has domiflist's columns, then the kernel's Master", () => {
   assert.is(hostwire('--uri', URI, 'net', 'info', 'default').stdout, virsh('net-info', 'default'));
-  assert.is(hostwire('--uri', URI, 'domain', 'iflist', 'test').stdout, virsh('domiflist', 'test'));
+  const words = (text: string) => text.split('\n').filter((l) => l.trim() && !/^-+$/.test(l.trim())).map((l) => l.trim().split(/\s+/));
+  const ours = words(hostwire('--uri', URI, 'domain', 'iflist', 'test').stdout);
+  const theirs = words(virsh('domiflist', 'test'));
+  assert.is(ours.length, theirs.length);
+  theirs.forEach((row, i) => assert.equal(ours[i].slice(0, row.length), row));
+  assert.is(ours[0][theirs[0].length], 'Master');
   const ifs = JSON.parse(hostwire('--uri', URI, '--json', 'domain', 'iflist', 'test').stdout);
   assert.is(ifs[0].mac, 'aa:bb:cc:dd:ee:ff');
   assert.is(ifs[0].target, 'testnet0');
