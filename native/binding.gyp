@@ -10,7 +10,7 @@
   "targets": [
     {
       "target_name": "hostwire_kernel",
-      "sources": ["kernel/addon.cc", "kernel/errors.cc", "kernel/nlsock.cc", "kernel/tun.cc", "kernel/netns.cc"]
+      "sources": ["kernel/addon.cc", "kernel/errors.cc", "kernel/nlsock.cc", "kernel/tun.cc", "kernel/netns.cc", "kernel/nsfile.cc"]
     },
     {
       "target_name": "hostwire_libvirt",

@@ -4,11 +4,16 @@
 
 #include "nlsock.h"
 
+namespace hostwire {
+void InitNsFile(Napi::Env env, Napi::Object exports);  // nsfile.cc
+}  // namespace hostwire
+
 namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hostwire::InitNlSocket(env, exports);
   hostwire::InitTun(env, exports);
   hostwire::InitNetns(env, exports);
+  hostwire::InitNsFile(env, exports);
   return exports;
 }
 }  // namespace

@@ -8,6 +8,7 @@
  *     domain detach-interface DOM --mac MAC [--live] [--config]
  *     domain iflist DOM                (joined with the kernel: the bridge each tap is on now)
  *     link set DEV master BR [--force] (refused for a physical NIC on a libvirt NAT/routed bridge)
+ *     firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -17,6 +18,7 @@ import { Connection } from '../libvirt';
 import { defineBridgedNetwork, editNetworkXml, networkDefinition } from '../workflow/network';
 import { attachInterface, detachInterface, interfaceList } from '../workflow/domain';
 import { checkBridgePort } from '../workflow/guard';
+import { BRIDGE_NF, getBridgeFirewall, setBridgeFirewall, type BridgeFirewall, type BridgeNfKey } from '../workflow/firewall';
 import { networkBridges } from '../workflow/network';
 import { Handle } from '../rtnl/handle';
 import type { CliContext, Command } from './context';
@@ -178,6 +180,31 @@ async function linkSetGuarded(ctx: CliContext, args: string[]): Promise<number> 
   return kernelVerbs.link(ctx, words);
 }
 
+function printFirewall(ctx: CliContext, fw: BridgeFirewall): void {
+  if (ctx.json) ctx.out(JSON.stringify(fw));
+  else ctx.out((Object.keys(BRIDGE_NF) as BridgeNfKey[]).map((k) => `net.bridge.${BRIDGE_NF[k]} = ${fw[k] ? 1 : 0}`).join('\n'));
+}
+
+/** hostwire [-n NS] firewall show. Equivalent to: sysctl net.bridge.bridge-nf-call-{iptables,ip6tables,arptables} */
+async function firewallShow(ctx: CliContext, args: string[]): Promise<number> {
+  if (parseOptions(args, [], []).pos.length) usage('firewall show takes no arguments');
+  printFirewall(ctx, getBridgeFirewall({ netns: ctx.netns }));
+  return 0;
+}
+
+/** hostwire [-n NS] firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]. Equivalent to: sysctl -w net.bridge.bridge-nf-call-*=0|1 */
+async function firewallSet(ctx: CliContext, args: string[]): Promise<number> {
+  const a = parseOptions(args, [], ['--iptables', '--ip6tables', '--arptables']);
+  if (a.pos.length || a.values.size === 0) usage('firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]');
+  const change: Partial<BridgeFirewall> = {};
+  for (const [k, v] of a.values) {
+    if (v !== 'on' && v !== 'off') usage(`${k} takes on or off`);
+    change[k.slice(2) as BridgeNfKey] = v === 'on';
+  }
+  printFirewall(ctx, setBridgeFirewall(change, { netns: ctx.netns }));
+  return 0;
+}
+
 /** A verb whose sub-verbs in `table` are handled here, the rest by `fallback`. */
 export function extend(fallback: Command, table: Record<string, Command>): Command {
   return (ctx, args) => {
@@ -192,4 +219,5 @@ export const workflowVerbs: Record<string, Command> = {
   domain: extend(virtVerbs.domain, { 'attach-interface': domainAttach, 'detach-interface': domainDetach, iflist: domainIflist }),
   link: extend(kernelVerbs.link, { set: (ctx, args) => linkSetGuarded(ctx, ['set', ...args]) }),
   bridge: kernelVerbs.bridge,
+  firewall: extend(() => usage('firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]'), { show: firewallShow, set: firewallSet }),
 };
