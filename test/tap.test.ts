@@ -98,4 +98,29 @@ kernelTest(t, '200 taps made and deleted by batch leave nothing; 1,000 cycles le
   }),
 );
 
+kernelTest(t, 'queue fds the caller drops are closed when collected', () =>
+  withNetns(async (ns) => {
+    const h = new Handle({ netns: ns });
+    try {
+      const v8 = require('v8');
+      const vm = require('vm');
+      v8.setFlagsFromString('--expose-gc');
+      const gc = vm.runInNewContext('gc') as () => void;
+      const before = fdCount();
+      await (async () => {
+        const tap = await h.createTap('drop0', { multiQueue: true, queues: 3, keepFds: true });
+        assert.is(tap.queues.length, 3);
+      })();
+      assert.is(fdCount(), before + 3);
+      for (let i = 0; i < 20 && fdCount() > before; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.is(fdCount(), before, 'the FinalizationRegistry closed them');
+    } finally {
+      h.close();
+    }
+  }),
+);
+
 t.run();

@@ -185,7 +185,9 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
         case 'setLink': {
           const change: LinkChange = { ...o.change };
           if (change.master !== undefined && change.master !== null) change.master = await resolve(change.master);
-          let dev: string | number = o.dev;
+          // By index when the name is known (made earlier in this batch, or resolved); an
+          // unknown name goes as IFLA_IFNAME in the same message: no extra round trip.
+          let dev: string | number = typeof o.dev === 'string' && index.has(o.dev) ? (index.get(o.dev) as number) : o.dev;
           if (change.name !== undefined || change.netns !== undefined || options.rollback) dev = await resolve(o.dev);
           if (options.rollback) {
             await settle();
