@@ -94,40 +94,24 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
          "setsockopt(NETLINK_GET_STRICT_CHK)"},
     };
     for (const Opt& o : sockopts) {
-      if (!o.wanted) continue;
-      int err = SetIntOpt(fd_, o.level, o.name, o.value);
-      if (err != 0) {
-        Fail(env, err, o.syscall);
-        return;
-      }
+      if (o.wanted && Failed(env, SetIntOpt(fd_, o.level, o.name, o.value), o.syscall)) return;
     }
     // The FORCE variants go past net.core.rmem_max but need CAP_NET_ADMIN: fall back quietly.
     if (rcvbuf > 0 && SetIntOpt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf) != 0 &&
-        SetIntOpt(fd_, SOL_SOCKET, SO_RCVBUF, rcvbuf) != 0)
-      {
-        Fail(env, errno, "setsockopt(SO_RCVBUF)");
-        return;
-      }
+        Failed(env, SetIntOpt(fd_, SOL_SOCKET, SO_RCVBUF, rcvbuf), "setsockopt(SO_RCVBUF)"))
+      return;
     if (sndbuf > 0 && SetIntOpt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, sndbuf) != 0 &&
-        SetIntOpt(fd_, SOL_SOCKET, SO_SNDBUF, sndbuf) != 0)
-      {
-        Fail(env, errno, "setsockopt(SO_SNDBUF)");
-        return;
-      }
+        Failed(env, SetIntOpt(fd_, SOL_SOCKET, SO_SNDBUF, sndbuf), "setsockopt(SO_SNDBUF)"))
+      return;
 
     sockaddr_nl addr{};
     addr.nl_family = AF_NETLINK;
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-      {
-        Fail(env, errno, "bind");
-        return;
-      }
+    if (Failed(env, bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno, "bind"))
+      return;
     socklen_t len = sizeof addr;
-    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      {
-        Fail(env, errno, "getsockname");
-        return;
-      }
+    if (Failed(env, getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0 ? 0 : errno,
+               "getsockname"))
+      return;
     port_ = addr.nl_pid;
 
     uv_loop_t* loop = nullptr;
@@ -135,15 +119,14 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     poll_ = new uv_poll_t;
     poll_->data = this;
     int rc = uv_poll_init(loop, poll_, fd_);
-    if (rc == 0) rc = uv_poll_start(poll_, UV_READABLE, &NlSocket::OnPoll);
     if (rc != 0) {
-      delete poll_;
+      delete poll_;  // never initialized: nothing for uv_close to do
       poll_ = nullptr;
-      {
-        Fail(env, -rc, "uv_poll_start");
-        return;
-      }
+      Failed(env, -rc, "uv_poll_init");
+      return;
     }
+    // From here on the handle is closed (uv_close) by Shutdown, never just deleted.
+    if (Failed(env, -uv_poll_start(poll_, UV_READABLE, &NlSocket::OnPoll), "uv_poll_start")) return;
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
     onMessages_ = Napi::Persistent(info[1].As<Napi::Function>());
     context_ = std::make_unique<Napi::AsyncContext>(env, "hostwire:netlink");
@@ -153,9 +136,12 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   ~NlSocket() override { Shutdown(); }
 
  private:
-  void Fail(Napi::Env env, int err, const char* syscall) {
+  // True (and the socket closed, the error thrown) when err is an errno.
+  bool Failed(Napi::Env env, int err, const char* syscall) {
+    if (err == 0) return false;
     Shutdown();
     ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
+    return true;
   }
 
   void Shutdown() {
