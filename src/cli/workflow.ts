@@ -8,6 +8,7 @@
  *     domain detach-interface DOM --mac MAC [--live] [--config]
  *     domain iflist DOM                (joined with the kernel: the bridge each tap is on now)
  *     link set DEV master BR [--force] (refused for a physical NIC on a libvirt NAT/routed bridge)
+ *     bridge uplink DEV --bridge BR [--stp on|off]
  *     firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]
  */
 import * as fs from 'fs';
@@ -18,6 +19,7 @@ import { Connection } from '../libvirt';
 import { defineBridgedNetwork, editNetworkXml, networkDefinition } from '../workflow/network';
 import { attachInterface, detachInterface, interfaceList } from '../workflow/domain';
 import { checkBridgePort } from '../workflow/guard';
+import { bridgeUplink } from '../workflow/uplink';
 import { BRIDGE_NF, getBridgeFirewall, setBridgeFirewall, type BridgeFirewall, type BridgeNfKey } from '../workflow/firewall';
 import { networkBridges } from '../workflow/network';
 import { Handle } from '../rtnl/handle';
@@ -205,6 +207,31 @@ async function firewallSet(ctx: CliContext, args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * hostwire [-n NS] bridge uplink DEV --bridge BR [--stp on|off]: DEV's addresses and routes move
+ * to the new bridge BR and DEV becomes its port, rolled back on failure.
+ * Equivalent to: ip link add BR type bridge; ip addr flush dev DEV; ip link set DEV master BR; ip addr add ... dev BR; ip route add ... dev BR
+ */
+async function bridgeUplinkCmd(ctx: CliContext, args: string[]): Promise<number> {
+  const a = parseOptions(args, [], ['--bridge', '--stp']);
+  const dev = one(a.pos, 'device');
+  const bridge = a.values.get('--bridge') ?? usage('bridge uplink DEV --bridge BR [--stp on|off]');
+  const stp = a.values.get('--stp');
+  if (stp !== undefined && stp !== 'on' && stp !== 'off') usage('--stp takes on or off');
+  const h = new Handle({ netns: ctx.netns });
+  try {
+    const r = await bridgeUplink(h, dev, bridge, { stp: stp === 'on' });
+    if (ctx.json) ctx.out(JSON.stringify(r));
+    else
+      ctx.out(
+        [`${dev} is now a port of ${bridge}`, ...r.addresses.map((x) => `  address ${x} moved to ${bridge}`), ...r.routes.map((x) => `  route ${x} moved to ${bridge}`)].join('\n'),
+      );
+  } finally {
+    h.close();
+  }
+  return 0;
+}
+
 /** A verb whose sub-verbs in `table` are handled here, the rest by `fallback`. */
 export function extend(fallback: Command, table: Record<string, Command>): Command {
   return (ctx, args) => {
@@ -218,6 +245,6 @@ export const workflowVerbs: Record<string, Command> = {
   net: extend(virtVerbs.net, { 'define-bridge': netDefineBridge, edit: netEdit }),
   domain: extend(virtVerbs.domain, { 'attach-interface': domainAttach, 'detach-interface': domainDetach, iflist: domainIflist }),
   link: extend(kernelVerbs.link, { set: (ctx, args) => linkSetGuarded(ctx, ['set', ...args]) }),
-  bridge: kernelVerbs.bridge,
+  bridge: extend(kernelVerbs.bridge, { uplink: bridgeUplinkCmd }),
   firewall: extend(() => usage('firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]'), { show: firewallShow, set: firewallSet }),
 };

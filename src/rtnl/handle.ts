@@ -33,6 +33,8 @@ import { encodeVethData } from './kinds/veth';
 import { parseMacBytes } from './attrs';
 import { checkDev, checkIfName, checkMac, checkMtu, checkNetnsName } from './validate';
 import { createTap, type TapDevice, type TapOptions } from './tap';
+import { addAddress, deleteAddress, listAddresses, type Address, type AddressSpec } from './addr';
+import { addRoute, deleteRoute, listRoutes, type Route, type RouteSpec } from './route';
 
 export { NETNS_DIR };
 
@@ -329,5 +331,35 @@ export class Handle {
     checkDev(dev);
     const attrs: LinkAttrs = typeof dev === 'string' ? { ifname: dev } : {};
     await this.linkRequest(RTM_DELLINK, `link del ${dev}`, linkMsg(typeof dev === 'number' ? dev : 0), attrs);
+  }
+
+  /** Equivalent to: ip addr show [dev DEV]. See addr.ts. */
+  listAddresses(filter: { dev?: string | number; family?: 4 | 6 } = {}): Promise<Address[]> {
+    return listAddresses(this, filter);
+  }
+
+  /** Equivalent to: ip addr add CIDR dev DEV. See addr.ts. */
+  addAddress(dev: string | number, spec: AddressSpec | string, opts: { scope?: number } = {}): Promise<void> {
+    return addAddress(this, dev, spec, opts);
+  }
+
+  /** Equivalent to: ip addr del CIDR dev DEV. See addr.ts. */
+  deleteAddress(dev: string | number, cidr: string): Promise<void> {
+    return deleteAddress(this, dev, cidr);
+  }
+
+  /** Equivalent to: ip route show [table T] [dev DEV]. See route.ts. */
+  listRoutes(filter: { family?: 4 | 6; dev?: string | number; table?: number } = {}): Promise<Route[]> {
+    return listRoutes(this, filter);
+  }
+
+  /** Equivalent to: ip route add DST [via GW] [dev DEV] ... See route.ts. */
+  addRoute(spec: RouteSpec): Promise<void> {
+    return addRoute(this, spec);
+  }
+
+  /** Equivalent to: ip route del DST [via GW] [dev DEV] ... See route.ts. */
+  deleteRoute(spec: RouteSpec): Promise<void> {
+    return deleteRoute(this, spec);
   }
 }

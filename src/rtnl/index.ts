@@ -18,6 +18,9 @@ export { runBatch, checkOp } from './batch';
 export type { BatchOp, BatchOptions, BatchResult, BatchReport } from './batch';
 export { registerKind, getKind } from './kinds';
 export * as validate from './validate';
+export { bytesToIp, ipToBytes, parseCidr } from './addr';
+export type { Address, AddressSpec } from './addr';
+export type { Route, RouteSpec } from './route';
 
 let defaultHandle: Handle | undefined;
 
