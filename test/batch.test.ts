@@ -3,126 +3,101 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
-import { ip, kernelTest, withNetns } from './helpers/kernel';
+import { ip, kernelTest, withHandle } from './helpers/kernel';
 
 const t = suite('batch');
 const codes = (r: Awaited<ReturnType<typeof runBatch>>) => r.results.map((x) => (x.ok ? 'ok' : (x.error as any).code));
 
 kernelTest(t, 'one result per operation; a failure does not stop the rest by default', () =>
-  withNetns(async (ns) => {
-    const h = new Handle({ netns: ns });
-    try {
-      const ops: BatchOp[] = [
-        { op: 'createBridge', name: 'br0' },
-        { op: 'createTap', name: 'tp0' },
-        { op: 'createTap', name: 'tp1' },
-        { op: 'setLink', dev: 'tp0', change: { master: 'br0', up: true } },
-        { op: 'setLink', dev: 'tp1', change: { master: 'nobr' } },
-        { op: 'createBridge', name: 'br0' },
-        { op: 'setLink', dev: 'tp1', change: { master: 'br0' } },
-      ];
-      const r = await runBatch(h, ops);
-      assert.equal(codes(r), ['ok', 'ok', 'ok', 'ok', 'ENODEV', 'EEXIST', 'ok']);
-      assert.is(r.failed, 2);
-      assert.ok((r.results[1] as any).index > 0, 'taps report their index');
-      assert.equal((await h.listLinks({ master: 'br0' })).map((l) => l.name).sort(), ['tp0', 'tp1']);
-    } finally {
-      h.close();
-    }
+  withHandle(async (h) => {
+    const ops: BatchOp[] = [
+      { op: 'createBridge', name: 'br0' },
+      { op: 'createTap', name: 'tp0' },
+      { op: 'createTap', name: 'tp1' },
+      { op: 'setLink', dev: 'tp0', change: { master: 'br0', up: true } },
+      { op: 'setLink', dev: 'tp1', change: { master: 'nobr' } },
+      { op: 'createBridge', name: 'br0' },
+      { op: 'setLink', dev: 'tp1', change: { master: 'br0' } },
+    ];
+    const r = await runBatch(h, ops);
+    assert.equal(codes(r), ['ok', 'ok', 'ok', 'ok', 'ENODEV', 'EEXIST', 'ok']);
+    assert.is(r.failed, 2);
+    assert.ok((r.results[1] as any).index > 0, 'taps report their index');
+    assert.equal((await h.listLinks({ master: 'br0' })).map((l) => l.name).sort(), ['tp0', 'tp1']);
   }),
 );
 
 kernelTest(t, "onError 'stop': what was not yet sent is skipped", () =>
-  withNetns(async (ns) => {
-    const h = new Handle({ netns: ns });
-    try {
-      const r = await runBatch(
-        h,
-        [
-          { op: 'createTap', name: 's0' },
-          { op: 'setLink', dev: 's0', change: { master: 'nobr' } },
-          { op: 'createTap', name: 's1' },
-        ],
-        { onError: 'stop' },
-      );
-      assert.equal(codes(r), ['ok', 'ENODEV', 'ESKIPPED']);
-      assert.is(await h.getLink('s1').then(() => 'ok', (e) => e.code), 'ENODEV');
-    } finally {
-      h.close();
-    }
+  withHandle(async (h) => {
+    const r = await runBatch(
+      h,
+      [
+        { op: 'createTap', name: 's0' },
+        { op: 'setLink', dev: 's0', change: { master: 'nobr' } },
+        { op: 'createTap', name: 's1' },
+      ],
+      { onError: 'stop' },
+    );
+    assert.equal(codes(r), ['ok', 'ENODEV', 'ESKIPPED']);
+    assert.is(await h.getLink('s1').then(() => 'ok', (e) => e.code), 'ENODEV');
   }),
 );
 
 kernelTest(t, 'rollback undoes creations and changes, newest first', () =>
-  withNetns(async (ns) => {
-    const h = new Handle({ netns: ns });
-    try {
-      await h.createBridge('keep0');
-      await h.createTap('old0', { mtu: 1400 });
-      const before = (await h.listLinks()).map((l) => l.name).sort();
-      const r = await runBatch(
-        h,
-        [
-          { op: 'createBridge', name: 'nb0' },
-          { op: 'createTap', name: 'nt0' },
-          { op: 'setLink', dev: 'nt0', change: { master: 'nb0' } },
-          { op: 'setLink', dev: 'old0', change: { mtu: 9000, master: 'keep0', up: true } },
-          { op: 'createTap', name: 'keep0' },
-        ],
-        { rollback: true },
-      );
-      assert.equal(codes(r), ['ok', 'ok', 'ok', 'ok', 'EBUSY']);
-      assert.ok(r.rolledBack);
-      assert.equal(r.rollbackErrors, []);
-      assert.equal((await h.listLinks()).map((l) => l.name).sort(), before);
-      const old = await h.getLink('old0');
-      assert.is(old.mtu, 1400);
-      assert.is(old.master, null);
-      assert.not.ok(old.up);
-    } finally {
-      h.close();
-    }
+  withHandle(async (h) => {
+    await h.createBridge('keep0');
+    await h.createTap('old0', { mtu: 1400 });
+    const before = (await h.listLinks()).map((l) => l.name).sort();
+    const r = await runBatch(
+      h,
+      [
+        { op: 'createBridge', name: 'nb0' },
+        { op: 'createTap', name: 'nt0' },
+        { op: 'setLink', dev: 'nt0', change: { master: 'nb0' } },
+        { op: 'setLink', dev: 'old0', change: { mtu: 9000, master: 'keep0', up: true } },
+        { op: 'createTap', name: 'keep0' },
+      ],
+      { rollback: true },
+    );
+    assert.equal(codes(r), ['ok', 'ok', 'ok', 'ok', 'EBUSY']);
+    assert.ok(r.rolledBack);
+    assert.equal(r.rollbackErrors, []);
+    assert.equal((await h.listLinks()).map((l) => l.name).sort(), before);
+    const old = await h.getLink('old0');
+    assert.is(old.mtu, 1400);
+    assert.is(old.master, null);
+    assert.not.ok(old.up);
   }),
 );
 
 kernelTest(t, 'operations on one link keep their order on the wire', () =>
-  withNetns(async (ns) => {
-    const h = new Handle({ netns: ns });
-    try {
-      const ops: BatchOp[] = [{ op: 'createBridge', name: 'br0' }];
-      for (let i = 0; i < 50; i++)
-        ops.push({ op: 'createTap', name: `o${i}` }, { op: 'setLink', dev: `o${i}`, change: { master: 'br0', up: true } }, { op: 'setLink', dev: `o${i}`, change: { master: null, mtu: 1400 } });
-      const r = await runBatch(h, ops);
-      assert.is(r.failed, 0, codes(r).join());
-      const taps = await h.listLinks({ kind: 'tun' });
-      assert.ok(taps.every((l) => l.master === null && l.up && l.mtu === 1400));
-    } finally {
-      h.close();
-    }
+  withHandle(async (h) => {
+    const ops: BatchOp[] = [{ op: 'createBridge', name: 'br0' }];
+    for (let i = 0; i < 50; i++)
+      ops.push({ op: 'createTap', name: `o${i}` }, { op: 'setLink', dev: `o${i}`, change: { master: 'br0', up: true } }, { op: 'setLink', dev: `o${i}`, change: { master: null, mtu: 1400 } });
+    const r = await runBatch(h, ops);
+    assert.is(r.failed, 0, codes(r).join());
+    const taps = await h.listLinks({ kind: 'tun' });
+    assert.ok(taps.every((l) => l.master === null && l.up && l.mtu === 1400));
   }),
 );
 
 kernelTest(t, 'group delete removes exactly the devices named, never others in the same group', () =>
-  withNetns(async (ns) => {
-    const h = new Handle({ netns: ns });
-    try {
-      const ops: BatchOp[] = [{ op: 'createBridge', name: 'keepbr' }];
-      for (let i = 0; i < 40; i++) ops.push({ op: 'createTap', name: `d${i}` });
-      for (let i = 0; i < 5; i++) ops.push({ op: 'createTap', name: `keep${i}` });
-      assert.is((await runBatch(h, ops)).failed, 0);
-      // Everything, named or not, starts in the same group.
-      for (const l of await h.listLinks()) if (l.name !== 'lo') ip('-n', ns, 'link', 'set', l.name, 'group', '42');
-      const del: BatchOp[] = Array.from({ length: 40 }, (_, i) => ({ op: 'delete', dev: `d${i}` }));
-      del.splice(20, 0, { op: 'delete', dev: 'nosuch0' });
-      const r = await runBatch(h, del);
-      assert.equal(codes(r).filter((c) => c !== 'ok'), ['ENODEV']);
-      assert.is(codes(r)[20], 'ENODEV');
-      const left = (await h.listLinks()).map((l) => l.name).sort();
-      assert.equal(left, ['keep0', 'keep1', 'keep2', 'keep3', 'keep4', 'keepbr', 'lo']);
-      assert.ok((await h.listLinks()).filter((l) => l.name !== 'lo').every((l) => l.group === 42), 'the others keep their group');
-    } finally {
-      h.close();
-    }
+  withHandle(async (h, ns) => {
+    const ops: BatchOp[] = [{ op: 'createBridge', name: 'keepbr' }];
+    for (let i = 0; i < 40; i++) ops.push({ op: 'createTap', name: `d${i}` });
+    for (let i = 0; i < 5; i++) ops.push({ op: 'createTap', name: `keep${i}` });
+    assert.is((await runBatch(h, ops)).failed, 0);
+    // Everything, named or not, starts in the same group.
+    for (const l of await h.listLinks()) if (l.name !== 'lo') ip('-n', ns, 'link', 'set', l.name, 'group', '42');
+    const del: BatchOp[] = Array.from({ length: 40 }, (_, i) => ({ op: 'delete', dev: `d${i}` }));
+    del.splice(20, 0, { op: 'delete', dev: 'nosuch0' });
+    const r = await runBatch(h, del);
+    assert.equal(codes(r).filter((c) => c !== 'ok'), ['ENODEV']);
+    assert.is(codes(r)[20], 'ENODEV');
+    const left = (await h.listLinks()).map((l) => l.name).sort();
+    assert.equal(left, ['keep0', 'keep1', 'keep2', 'keep3', 'keep4', 'keepbr', 'lo']);
+    assert.ok((await h.listLinks()).filter((l) => l.name !== 'lo').every((l) => l.group === 42), 'the others keep their group');
   }),
 );
 

@@ -5,6 +5,7 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as path from 'path';
 import { test } from 'uvu';
+import { Handle } from '../../src/rtnl/handle';
 
 export const isRoot = process.getuid?.() === 0;
 export const CI = process.env.CI === 'true' || process.env.CI === '1';
@@ -33,6 +34,18 @@ export async function withNetns<T>(fn: (ns: string) => Promise<T> | T, tag = 'ns
   } finally {
     spawnSync('ip', ['netns', 'del', ns]);
   }
+}
+
+/** Runs fn with a fresh namespace and a Handle in it; both are closed and removed afterwards. */
+export function withHandle<T>(fn: (h: Handle, ns: string) => Promise<T>, tag = 'ns'): Promise<T> {
+  return withNetns(async (ns) => {
+    const h = new Handle({ netns: ns });
+    try {
+      return await fn(h, ns);
+    } finally {
+      h.close();
+    }
+  }, tag);
 }
 
 /**
