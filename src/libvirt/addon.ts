@@ -12,6 +12,7 @@ export interface NativeNetworkInfo {
   active: boolean;
   autostart: boolean;
   persistent: boolean;
+  /** The bridge device, or null for networks without one (e.g. forward mode hostdev). */
   bridge: string | null;
 }
 

@@ -1,20 +1,12 @@
 /** A libvirt virtual network (virNetworkPtr): methods mirror virNetwork* without the prefix. */
-import type { NativeNetwork } from './addon';
+import type { NativeNetwork, NativeNetworkInfo } from './addon';
 import { VIR_NETWORK_XML_INACTIVE } from './constants';
 import { ValidationError } from '../errors';
 import { call } from './errors';
 import { checkFlags } from './validate';
 
-/** One row of listAllNetworks(). */
-export interface NetworkInfo {
-  name: string;
-  uuid: string;
-  active: boolean;
-  autostart: boolean;
-  persistent: boolean;
-  /** The bridge device, or null for networks without one (e.g. forward mode hostdev). */
-  bridge: string | null;
-}
+/** One row of listAllNetworks(): the addon's record, as is. */
+export type NetworkInfo = NativeNetworkInfo;
 
 export class Network {
   /** The network's name. Equivalent to: virNetworkGetName. */
