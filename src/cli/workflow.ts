@@ -9,6 +9,7 @@
  *     domain iflist DOM                (joined with the kernel: the bridge each tap is on now)
  *     link set DEV master BR [--force] (refused for a physical NIC on a libvirt NAT/routed bridge)
  *     bridge uplink DEV --bridge BR [--stp on|off]
+ *     bridge persist BR --format networkd|ifupdown|nm [--dir DIR]
  *     firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]
  */
 import * as fs from 'fs';
@@ -20,6 +21,7 @@ import { defineBridgedNetwork, editNetworkXml, networkDefinition } from '../work
 import { attachInterface, detachInterface, interfaceList } from '../workflow/domain';
 import { checkBridgePort } from '../workflow/guard';
 import { bridgeUplink } from '../workflow/uplink';
+import { FORMATS, persistBridge, type PersistFormat } from '../workflow/persist';
 import { BRIDGE_NF, getBridgeFirewall, setBridgeFirewall, type BridgeFirewall, type BridgeNfKey } from '../workflow/firewall';
 import { networkBridges } from '../workflow/network';
 import { Handle } from '../rtnl/handle';
@@ -232,6 +234,28 @@ async function bridgeUplinkCmd(ctx: CliContext, args: string[]): Promise<number>
   return 0;
 }
 
+/**
+ * hostwire [-n NS] bridge persist BR --format networkd|ifupdown|nm [--dir DIR]: the live setup
+ * of BR as boot-time configuration, on stdout (each file after a `# NAME` line) or written
+ * into DIR (never over an existing file). Equivalent to: writing those files by hand from ip's view.
+ */
+async function bridgePersistCmd(ctx: CliContext, args: string[]): Promise<number> {
+  const a = parseOptions(args, [], ['--format', '--dir']);
+  const bridge = one(a.pos, 'bridge');
+  const format = a.values.get('--format') ?? usage(`bridge persist BR --format ${FORMATS.join('|')} [--dir DIR]`);
+  if (!(FORMATS as readonly string[]).includes(format)) usage(`--format takes ${FORMATS.join(', ')}`);
+  const h = new Handle({ netns: ctx.netns });
+  try {
+    const r = await persistBridge(h, bridge, format as PersistFormat, a.values.get('--dir'));
+    if (ctx.json) ctx.out(JSON.stringify({ files: r.files.map((f) => ({ name: f.name, text: f.text })), written: r.paths }));
+    else if (r.paths.length) ctx.out(r.paths.map((p) => `wrote ${p}`).join('\n'));
+    else ctx.out(r.files.map((f) => `# ${f.name}\n${f.text}`).join('\n'));
+  } finally {
+    h.close();
+  }
+  return 0;
+}
+
 /** A verb whose sub-verbs in `table` are handled here, the rest by `fallback`. */
 export function extend(fallback: Command, table: Record<string, Command>): Command {
   return (ctx, args) => {
@@ -245,6 +269,6 @@ export const workflowVerbs: Record<string, Command> = {
   net: extend(virtVerbs.net, { 'define-bridge': netDefineBridge, edit: netEdit }),
   domain: extend(virtVerbs.domain, { 'attach-interface': domainAttach, 'detach-interface': domainDetach, iflist: domainIflist }),
   link: extend(kernelVerbs.link, { set: (ctx, args) => linkSetGuarded(ctx, ['set', ...args]) }),
-  bridge: extend(kernelVerbs.bridge, { uplink: bridgeUplinkCmd }),
+  bridge: extend(kernelVerbs.bridge, { uplink: bridgeUplinkCmd, persist: bridgePersistCmd }),
   firewall: extend(() => usage('firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]'), { show: firewallShow, set: firewallSet }),
 };
