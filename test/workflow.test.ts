@@ -188,6 +188,27 @@ test('attach/detach: arguments checked before libvirt; detach matches by MAC (EN
   assert.is(u.status, 2);
 });
 
+test('hostile names on every workflow verb: refused or escaped with a typed error, never a crash', () => {
+  const cmds = [
+    ['net', 'edit'],
+    ['net', 'define-bridge', 'n', '--bridge'],
+    ['domain', 'attach-interface', 'test', '--network'],
+    ['domain', 'attach-interface', 'test', '--bridge'],
+    ['domain', 'detach-interface', 'test', '--mac'],
+    ['domain', 'iflist'],
+    ['bridge', 'persist', '--format', 'nm'],
+    ['bridge', 'uplink', 'lo', '--bridge'],
+  ];
+  for (const evil of [`x'/><y`, 'a\x01b', '<', '"q"', 'a]]>b', '&amp;']) {
+    for (const cmd of cmds) {
+      const r = withEnv({ EDITOR: 'true', VISUAL: undefined }, () => hostwire(['--uri', T, '--json', ...cmd, evil]));
+      assert.ok(r.status === 1 || r.status === 2, `${cmd.join(' ')} ${JSON.stringify(evil)}: exit ${r.status} ${r.stderr}`);
+      assert.type(JSON.parse(r.stderr).code, 'string');
+      assert.not.match(r.stderr, /EINTERNAL/);
+    }
+  }
+});
+
 kernelTest(test, 'iflist joins libvirt with the kernel: a tap named like the NIC target, on a bridge', async () => {
   await withNetns(async (ns) => {
     // test:///default's domain `test` has one NIC with target testnet0: make that tap a bridge port here.

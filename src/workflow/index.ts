@@ -1,0 +1,20 @@
+/**
+ * The bridged-networking workflow: the tutorial's steps as library calls over rtnetlink and
+ * libvirt (the CLI verbs in src/cli/workflow.ts are thin wrappers over these).
+ */
+export { defineBridgedNetwork, editNetwork, editNetworkXml, networkDefinition, networkBridges, checkBridgeExists, checkEdit, withHandle } from './network';
+export type { DefineBridgeOptions, DefineBridgeResult, EditResult, NetworkBridge } from './network';
+export { attachInterface, detachInterface, interfaceList, interfaceSpec, randomMac } from './domain';
+export type { AttachOptions, DetachOptions, InterfaceRow } from './domain';
+export { addBridgePort, checkBridgePort, isPhysicalLink, MANAGED_FORWARD } from './guard';
+export type { GuardOptions } from './guard';
+export { BRIDGE_NF, getBridgeFirewall, setBridgeFirewall, openInNetns } from './firewall';
+export type { BridgeFirewall, BridgeNfKey, FirewallOptions } from './firewall';
+export { FORMATS, persistBridge, readBridgeSetup, renderBridgeSetup, renderIfupdown, renderNetworkd, renderNm, writeRendered } from './persist';
+export type { BridgeSetup, PersistFormat, RenderedFile } from './persist';
+export { bridgeUplink, movableAddresses, movableRoutes } from './uplink';
+export type { UplinkOptions, UplinkResult } from './uplink';
+export { parseNetwork, buildNetwork, checkNetwork, bridgedNetwork, FORWARD_MODES } from '../xml/network';
+export type { NetworkModel, NetworkIp, DhcpRange, DhcpHost, ForwardMode } from '../xml/network';
+export { parseDomain, buildDomain, buildInterface, checkDomain } from '../xml/domain';
+export type { DomainModel, InterfaceModel } from '../xml/domain';
