@@ -52,6 +52,25 @@ export function vmXml(name: string, network: string): string {
 
 const DEMO_DOM = `hwdemo-vm${process.pid}`;
 
+/**
+ * What an interrupted demo (Ctrl-C) must still undo, newest first; each step of the normal
+ * path removes its entry once it has cleaned up itself.
+ */
+const pending = new Map<string, () => Promise<unknown> | unknown>();
+function onInterrupt(): void {
+  process.stdout.write('\ninterrupted: cleaning up\n');
+  void (async () => {
+    for (const [what, fn] of [...pending].reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        console.error(`cleanup of ${what} failed: ${(e as Error).message}`);
+      }
+    }
+    process.exit(130);
+  })();
+}
+
 const say = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 
 /** Runs one hostwire command in-process, printing it and its output as a terminal would. */
@@ -101,6 +120,7 @@ async function realWalk(ns: string, tmp: string): Promise<void> {
   const base = { uri: SYSTEM_URI, netns: ns, json: false };
   const NET = 'host-bridge';
   const DOM = DEMO_DOM;
+  pending.set('definitions', () => undefineAll(SYSTEM_URI, DOM, NET));
   try {
     await hw(base, ['net', 'list', '--all'], 'virsh net-list --all');
     await hw(base, ['bridge', 'show'], 'brctl show: no bridges yet');
@@ -135,6 +155,7 @@ async function realWalk(ns: string, tmp: string): Promise<void> {
     await hw(base, ['net', 'list', '--all']);
   } finally {
     await undefineAll(SYSTEM_URI, DOM, NET);
+    pending.delete('definitions');
   }
 }
 
@@ -142,6 +163,7 @@ async function realWalk(ns: string, tmp: string): Promise<void> {
 export async function fallbackWalk(): Promise<void> {
   const ns = `hwdemo${process.pid}`;
   addNetns(ns);
+  pending.set('namespace', () => deleteNetns(ns));
   const base = { uri: 'test:///default', netns: ns, json: false };
   try {
     // The test driver's state lives as long as one connection holds it: keep one open.
@@ -159,11 +181,15 @@ export async function fallbackWalk(): Promise<void> {
     }
   } finally {
     deleteNetns(ns);
+    pending.delete('namespace');
   }
 }
 
 async function main(): Promise<void> {
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hostwire-demo-'));
+  pending.set('temporary files', () => fs.rmSync(tmp, { recursive: true, force: true }));
   let daemon: Libvirtd | null = null;
   let reason = '';
   try {
@@ -172,6 +198,8 @@ async function main(): Promise<void> {
     else {
       try {
         daemon = await startLibvirtd();
+        const d = daemon;
+        pending.set('daemon', () => d.stop());
       } catch (e) {
         reason = `libvirtd could not start here: ${(e as Error).message}`;
       }
@@ -189,6 +217,9 @@ async function main(): Promise<void> {
       say('\n$ stop libvirtd and virtlogd (by PID), delete the namespace');
       await daemon.stop();
     }
+    pending.clear();
+    process.removeListener('SIGINT', onInterrupt);
+    process.removeListener('SIGTERM', onInterrupt);
   }
   const left: string[] = [];
   if (daemon && !daemon.external) {
