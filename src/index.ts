@@ -10,3 +10,4 @@ export * from './errors';
 export * from './rtnl';
 export { addNetns, deleteNetns, listNetns } from './netns';
 export * as libvirt from './libvirt';
+export * as workflow from './workflow';

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { Connection } from '../src/libvirt';
 import { Handle } from '../src/rtnl/handle';
 import type { Link } from '../src/rtnl/link';
-import { addBridgePort, checkBridgePort, isPhysicalLink } from '../src/workflow/guard';
+import { addBridgePort, checkBatchPorts, checkBridgePort, isPhysicalLink } from '../src/workflow/guard';
 import { hostwire, ip, ipJson, kernelTest, withNetns } from './helpers/kernel';
 
 const test = suite('guard');
@@ -79,6 +79,39 @@ kernelTest(test, 'CLI link set DEV master BR goes through the guard; --force onl
     assert.is(JSON.parse(u.stderr).code, 'EUSAGE');
     const f = hostwire(['--uri', 'test:///default', '-n', ns, 'link', 'set', 'p1', 'nomaster']);
     assert.is(f.status, 0, f.stderr);
+  }, 'gd');
+});
+
+kernelTest(test, 'batches: the guard per operation, one dump, libvirt only for physical ports; the CLI batch uses it', async () => {
+  await withNetns(async (ns) => {
+    ip('-n', ns, 'link', 'add', 'virbr0', 'type', 'bridge');
+    ip('-n', ns, 'link', 'add', 'hb0', 'type', 'bridge');
+    for (const p of ['q0', 'q1', 'q2']) ip('-n', ns, 'link', 'add', p, 'type', 'veth', 'peer', 'name', `${p}p`);
+    const h = new Handle({ netns: ns });
+    try {
+      const nat = async () => [{ network: 'default', bridge: 'virbr0', forward: 'nat', active: true }];
+      const onlyQ0 = (l: Link) => l.name === 'q0' || l.name === 'q2';
+      const ops = [
+        { op: 'setLink' as const, dev: 'q0', change: { master: 'virbr0' } },
+        { op: 'setLink' as const, dev: 'q1', change: { master: 'virbr0' } },
+        { op: 'setLink' as const, dev: 'q0', change: { up: true } },
+        { op: 'setLink' as const, dev: 'q0', change: { master: 'hb0' } },
+        { op: 'setLink' as const, dev: 'q2', change: { master: (await h.getLink('virbr0')).index } },
+      ];
+      const errs = await checkBatchPorts(h, ops, [false, false, false, false, false], { networks: nat, isPhysical: onlyQ0 });
+      assert.equal(errs.map((e) => (e as { code?: string } | undefined)?.code), ['ENATBRIDGE', undefined, undefined, undefined, 'ENATBRIDGE']);
+      const forced = await checkBatchPorts(h, ops, [true, false, false, false, true], { networks: nat, isPhysical: onlyQ0 });
+      assert.ok(forced.every((e) => e === undefined));
+      const none = await checkBatchPorts(h, ops.slice(1, 3), [false, false], { networks: noLibvirt, isPhysical: onlyQ0 });
+      assert.ok(none.every((e) => e === undefined), 'no physical port: libvirt not asked');
+    } finally {
+      h.close();
+    }
+    // Through the CLI: veths are not physical, so a bad URI is never opened.
+    const r = hostwire(['--uri', 'qemu+unix:///system?socket=/nonexistent', '-n', ns, 'batch', '-'], 'link set q1 master virbr0\nlink set q1 up --force\n');
+    assert.is(r.status, 1);
+    assert.match(r.stderr, /batch line 2: EUSAGE/);
+    assert.is(ipJson('-n', ns, 'link', 'show', 'q1')[0].master, 'virbr0');
   }, 'gd');
 });
 

@@ -298,11 +298,22 @@ export function splitLine(line: string): string[] {
 }
 
 /**
+ * A check run on each group of consecutive changes before they are sent: one error (the
+ * operation is not run) or undefined per operation. `forced` says the line carried --force.
+ */
+export type Preflight = (ctx: CliContext, h: Handle, ops: BatchOp[], forced: boolean[]) => Promise<Array<Error | undefined>>;
+
+/**
  * Runs a batch file: one verb per line, without `hostwire`, like `ip -batch`. Consecutive
  * changes are pipelined; queries and namespace verbs run in order between them. A failing
  * line is reported with its number and the rest still run; the exit code is 1 if any failed.
  */
-async function batch(ctx: CliContext, args: string[]): Promise<number> {
+export const batchVerb =
+  (preflight?: Preflight): Command =>
+  (ctx, args) =>
+    batch(ctx, args, preflight);
+
+async function batch(ctx: CliContext, args: string[], preflight?: Preflight): Promise<number> {
   const file = args[0];
   if (!file) throw usage('batch FILE|-');
   let text: string;
@@ -322,22 +333,31 @@ async function batch(ctx: CliContext, args: string[]): Promise<number> {
   };
   let ops: BatchOp[] = [];
   let lines: number[] = [];
+  let forced: boolean[] = [];
   const flush = async () => {
     if (!ops.length) return;
-    const { results } = await runBatch(h.get(), ops);
-    results.forEach((r, i) => r.ok || fail(lines[i], r.error));
+    const refused = preflight ? await preflight(ctx, h.get(), ops, forced) : [];
+    refused.forEach((e, i) => e && fail(lines[i], e));
+    const run = ops.filter((_, i) => !refused[i]);
+    const runLines = lines.filter((_, i) => !refused[i]);
+    const { results } = await runBatch(h.get(), run);
+    results.forEach((r, i) => r.ok || fail(runLines[i], r.error));
     ops = [];
     lines = [];
+    forced = [];
   };
   try {
     const all = text.split('\n');
     for (let n = 0; n < all.length; n++) {
-      const words = splitLine(all[n]);
+      const line = splitLine(all[n]);
+      const words = line.filter((w) => w !== '--force');
       if (!words.length) continue;
       let parsed: Parsed;
       try {
         if (words[0] === 'batch') throw usage('batch files cannot nest');
         parsed = parseWords(words);
+        if (words.length !== line.length && !(preflight && 'op' in parsed && parsed.op.op === 'setLink' && parsed.op.change.master))
+          throw usage('--force only applies to link set DEV master BR');
       } catch (e) {
         fail(n + 1, e);
         continue;
@@ -345,6 +365,7 @@ async function batch(ctx: CliContext, args: string[]): Promise<number> {
       if ('op' in parsed) {
         ops.push(parsed.op);
         lines.push(n + 1);
+        forced.push(words.length !== line.length);
         continue;
       }
       await flush();
@@ -371,5 +392,5 @@ export const kernelVerbs: Record<string, Command> = {
   bridge: verb('bridge'),
   tap: verb('tap'),
   netns: verb('netns'),
-  batch,
+  batch: batchVerb(),
 };

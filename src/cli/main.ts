@@ -12,21 +12,28 @@ import type { CliContext, Command } from './context';
 import { verbs } from './verbs';
 
 export const USAGE = `usage: hostwire [-n NETNS] [--json] [--uri URI] VERB ...
-verbs:
+links and bridges (rtnetlink; -n NETNS works in a named namespace):
   link show [DEV] [type KIND] [master DEV] [up]
-  link add NAME type veth peer PEER [peer-netns NS2]
-  link set DEV master BR | nomaster | up | down | mtu N | address MAC | name NEW | netns NS2
+  link add NAME type veth peer PEER [peer-netns NS2] | link add NAME type bridge
+  link set DEV master BR [--force] | nomaster | up | down | mtu N | address MAC | name NEW | netns NS2
   link del DEV
   bridge add NAME [--stp on|off] [--vlan-filtering on|off] [--mcast-snooping on|off] [--mtu N] [--address MAC] [--forward-delay S]
   bridge show [BR] | bridge del NAME
+  bridge uplink DEV --bridge BR [--stp on|off]
+  bridge persist BR --format networkd|ifupdown|nm [--dir DIR]
   tap add NAME [--tun] [--owner UID] [--group GID] [--multi-queue] [--vnet-hdr] [--address MAC] [--mtu N]
   tap del NAME | tap show
   netns add|del NAME | netns list
-  batch FILE|-
-  net list [--all] | info NAME | dumpxml NAME [--inactive] | define FILE
+  firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]
+  batch FILE|-                      (one verb per line, without 'hostwire', like ip -batch)
+libvirt (--uri URI, else LIBVIRT_DEFAULT_URI, else qemu:///system):
+  net list [--all] | info NAME | dumpxml NAME [--inactive] | define FILE | edit NAME
+  net define-bridge NAME --bridge BR [--start] [--autostart]
   net start|destroy|undefine NAME | autostart NAME [--disable]
   domain list [--all] | dumpxml NAME | define FILE | start|shutdown|destroy|undefine NAME
   domain iflist NAME
+  domain attach-interface DOM (--network NET | --bridge BR) [--mac MAC] [--model M] [--live] [--config]
+  domain detach-interface DOM --mac MAC [--live] [--config]
   event [--timeout S]`;
 
 export function parseGlobal(argv: string[]): { ctx: Omit<CliContext, 'out'>; rest: string[] } {

@@ -19,7 +19,7 @@ import { HostwireError } from '../errors';
 import { Connection } from '../libvirt';
 import { defineBridgedNetwork, editNetworkXml, networkDefinition } from '../workflow/network';
 import { attachInterface, detachInterface, interfaceList } from '../workflow/domain';
-import { checkBridgePort } from '../workflow/guard';
+import { checkBatchPorts, checkBridgePort } from '../workflow/guard';
 import { bridgeUplink } from '../workflow/uplink';
 import { FORMATS, persistBridge, type PersistFormat } from '../workflow/persist';
 import { BRIDGE_NF, getBridgeFirewall, setBridgeFirewall, type BridgeFirewall, type BridgeNfKey } from '../workflow/firewall';
@@ -27,7 +27,7 @@ import { networkBridges } from '../workflow/network';
 import { Handle } from '../rtnl/handle';
 import type { CliContext, Command } from './context';
 import { runEditor } from './editor';
-import { kernelVerbs } from './kernel';
+import { batchVerb, kernelVerbs } from './kernel';
 import { formatTable, virtVerbs } from './virt';
 
 function usage(msg: string): never {
@@ -270,5 +270,7 @@ export const workflowVerbs: Record<string, Command> = {
   domain: extend(virtVerbs.domain, { 'attach-interface': domainAttach, 'detach-interface': domainDetach, iflist: domainIflist }),
   link: extend(kernelVerbs.link, { set: (ctx, args) => linkSetGuarded(ctx, ['set', ...args]) }),
   bridge: extend(kernelVerbs.bridge, { uplink: bridgeUplinkCmd, persist: bridgePersistCmd }),
+  // Batch lines `link set DEV master BR [--force]` go through the same guard, one dump per group.
+  batch: batchVerb((ctx, h, ops, forced) => checkBatchPorts(h, ops, forced, { networks: () => withConnection(ctx, networkBridges) })),
   firewall: extend(() => usage('firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]'), { show: firewallShow, set: firewallSet }),
 };

@@ -9,6 +9,7 @@ import { ValidationError } from '../errors';
 import type { Connection } from '../libvirt';
 import type { Handle } from '../rtnl/handle';
 import type { Link } from '../rtnl/link';
+import type { BatchOp } from '../rtnl/batch';
 import { checkIfName } from '../rtnl/validate';
 import { networkBridges, type NetworkBridge } from './network';
 
@@ -38,10 +39,21 @@ export async function checkBridgePort(h: Handle, port: string, bridge: string, o
   checkIfName(bridge, 'master');
   const link = await h.getLink(port);
   if (!(opts.isPhysical ?? isPhysicalLink)(link)) return null;
-  const nets = typeof opts.networks === 'function' ? await opts.networks() : await networkBridges(opts.networks);
+  return refuseManaged(port, bridge, await guardNetworks(opts), opts.force);
+}
+
+/** The libvirt networks the guard compares against. */
+export function guardNetworks(opts: Pick<GuardOptions, 'networks'>): Promise<NetworkBridge[]> {
+  return typeof opts.networks === 'function' ? opts.networks() : networkBridges(opts.networks);
+}
+
+/**
+ * The rule itself, for a port already known to be physical: throws 'ENATBRIDGE' when `bridge`
+ * belongs to a NAT or routed network in `nets`, unless forced; returns the network overridden.
+ */
+export function refuseManaged(port: string, bridge: string, nets: NetworkBridge[], force = false): NetworkBridge | null {
   const owner = nets.find((n) => n.bridge === bridge && n.forward !== null && MANAGED_FORWARD.has(n.forward));
-  if (!owner) return null;
-  if (opts.force) return owner;
+  if (!owner || force) return owner ?? null;
   throw new ValidationError(
     'ENATBRIDGE',
     `${bridge} belongs to libvirt network ${owner.network} (forward mode ${owner.forward}); adding the physical interface ${port} to it would put the LAN behind libvirt's NAT/DHCP. Use a bridge of its own (net define-bridge), or --force`,
@@ -56,4 +68,36 @@ export async function checkBridgePort(h: Handle, port: string, bridge: string, o
 export async function addBridgePort(h: Handle, port: string, bridge: string, opts: GuardOptions): Promise<void> {
   await checkBridgePort(h, port, bridge, opts);
   await h.setMaster(port, bridge);
+}
+
+/**
+ * The guard for a batch of operations: one error (or undefined) per operation. One link dump
+ * for the whole batch; libvirt is asked once, and only when some port being attached is
+ * physical. `forced[i]` overrides the guard for operation i.
+ */
+export async function checkBatchPorts(h: Handle, ops: BatchOp[], forced: boolean[], opts: GuardOptions): Promise<Array<Error | undefined>> {
+  const out: Array<Error | undefined> = ops.map(() => undefined);
+  const attach = ops.flatMap((o, i) => (o.op === 'setLink' && o.change.master !== undefined && o.change.master !== null ? [i] : []));
+  if (!attach.length) return out;
+  const links = await h.listLinks();
+  const isPhysical = opts.isPhysical ?? isPhysicalLink;
+  const find = (dev: string | number) => links.find((l) => l.name === dev || l.index === dev);
+  const suspects = attach.filter((i) => {
+    const l = find((ops[i] as Extract<BatchOp, { op: 'setLink' }>).dev);
+    return l !== undefined && isPhysical(l);
+  });
+  if (!suspects.length) return out;
+  const nets = await guardNetworks(opts);
+  for (const i of suspects) {
+    const o = ops[i] as Extract<BatchOp, { op: 'setLink' }>;
+    const port = find(o.dev) as Link;
+    const bridge = typeof o.change.master === 'number' ? find(o.change.master)?.name : o.change.master;
+    if (bridge === undefined) continue; // an unknown master: the kernel's ENODEV says so
+    try {
+      refuseManaged(port.name, bridge as string, nets, forced[i]);
+    } catch (e) {
+      out[i] = e as Error;
+    }
+  }
+  return out;
 }

@@ -6,7 +6,7 @@ export { defineBridgedNetwork, editNetwork, editNetworkXml, networkDefinition, n
 export type { DefineBridgeOptions, DefineBridgeResult, EditResult, NetworkBridge } from './network';
 export { attachInterface, detachInterface, interfaceList, interfaceSpec, randomMac } from './domain';
 export type { AttachOptions, DetachOptions, InterfaceRow } from './domain';
-export { addBridgePort, checkBridgePort, isPhysicalLink, MANAGED_FORWARD } from './guard';
+export { addBridgePort, checkBatchPorts, checkBridgePort, isPhysicalLink, MANAGED_FORWARD, refuseManaged } from './guard';
 export type { GuardOptions } from './guard';
 export { BRIDGE_NF, getBridgeFirewall, setBridgeFirewall, openInNetns } from './firewall';
 export type { BridgeFirewall, BridgeNfKey, FirewallOptions } from './firewall';
