@@ -20,35 +20,9 @@ import type { CliContext } from '../src/cli/context';
 import { addNetns, deleteNetns, listNetns } from '../src/netns';
 import { Handle } from '../src/rtnl/handle';
 import { randomMac } from '../src/workflow/domain';
-import { buildXml, type XmlNode } from '../src/xml/parser';
 import { SYSTEM_URI, pgrep, startLibvirtd, type Libvirtd } from './helpers/libvirtd';
+import { removeDefinitions, vmXml, waitFor } from './helpers/vm';
 
-/** The diskless q35 VM of libvirt-host.md: starts in about 0.4 s, hot-plugs and unplugs NICs. */
-export function vmXml(name: string, network: string): string {
-  const doc: XmlNode = {
-    domain: {
-      '@_type': 'qemu',
-      '@_xmlns:qemu': 'http://libvirt.org/schemas/domain/qemu/1.0',
-      name,
-      memory: { '@_unit': 'MiB', '#text': '64' },
-      vcpu: '1',
-      os: { type: { '@_arch': 'x86_64', '@_machine': 'q35', '#text': 'hvm' } },
-      features: { acpi: '' },
-      on_poweroff: 'destroy',
-      devices: {
-        controller: [
-          { '@_type': 'pci', '@_index': '0', '@_model': 'pcie-root' },
-          ...Array.from({ length: 4 }, () => ({ '@_type': 'pci', '@_model': 'pcie-root-port' })),
-          { '@_type': 'usb', '@_model': 'none' },
-        ],
-        interface: [{ '@_type': 'network', source: { '@_network': network }, model: { '@_type': 'virtio' } }],
-        memballoon: { '@_model': 'none' },
-      },
-      'qemu:commandline': { 'qemu:arg': [{ '@_value': '-global' }, { '@_value': 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off' }] },
-    },
-  };
-  return buildXml(doc);
-}
 
 const DEMO_DOM = `hwdemo-vm${process.pid}`;
 
@@ -84,32 +58,12 @@ async function hw(base: Omit<CliContext, 'out'>, words: string[], note = ''): Pr
   return out;
 }
 
-async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Removes what the walk defined, whatever state it is in. */
 async function undefineAll(uri: string, dom: string, net: string): Promise<void> {
   const c = await Connection.open(uri);
   try {
-    const d = await c.domainLookupByName(dom).catch(() => null);
-    if (d) {
-      await d.destroy().catch(() => undefined);
-      await d.undefine().catch(() => undefined);
-      d.free();
-    }
-    const n = await c.networkLookupByName(net).catch(() => null);
-    if (n) {
-      await n.destroy().catch(() => undefined);
-      await n.undefine().catch(() => undefined);
-      n.free();
-    }
+    await removeDefinitions(c, [dom], [net]);
   } finally {
     await c.close();
   }

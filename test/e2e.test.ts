@@ -20,7 +20,7 @@ import { defineBridgedNetwork, editNetwork, networkDefinition } from '../src/wor
 import { buildDomain, parseDomain } from '../src/xml/domain';
 import { buildNetwork, parseNetwork } from '../src/xml/network';
 import { parseXml } from '../src/xml/parser';
-import { vmXml } from './demo';
+import { removeDefinitions, vmXml, waitFor } from './helpers/vm';
 import { hostwire } from './helpers/kernel';
 import { SYSTEM_URI, pgrep, startLibvirtd, type Libvirtd } from './helpers/libvirtd';
 
@@ -31,32 +31,12 @@ const BR = `hwe2e${process.pid % 1_000_000}`; // <= 15 characters
 
 const virsh = (...args: string[]): string => execFileSync('virsh', ['-q', '-c', SYSTEM_URI, ...args], { encoding: 'utf8' });
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what} (last: ${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function cleanup(): Promise<void> {
   const c = await Connection.open(SYSTEM_URI).catch(() => null);
   if (!c) return;
   try {
-    const d = await c.domainLookupByName(DOM).catch(() => null);
-    if (d) {
-      await d.destroy().catch(() => undefined);
-      await d.undefine().catch(() => undefined);
-      d.free();
-    }
-    const n = await c.networkLookupByName(NET).catch(() => null);
-    if (n) {
-      await n.destroy().catch(() => undefined);
-      await n.undefine().catch(() => undefined);
-      n.free();
-    }
+    await removeDefinitions(c, [DOM], [NET]);
   } finally {
     await c.close();
   }
@@ -142,7 +122,7 @@ test('e2e: the bridged-networking walk on a real libvirtd + QEMU', async () => {
     assert.match(virsh('domiflist', DOM), new RegExp(mac));
     const det = await detachInterface(c, DOM, { mac, live: true });
     assert.is(det.removed, true);
-    await until(async () => ports(), (p) => p.length === 1, 'the unplugged tap to leave the bridge');
+    await waitFor(async () => ports(), (p) => p.length === 1, 'the unplugged tap to leave the bridge');
     assert.equal(ports(), [tap0]);
     assert.not.match(virsh('domiflist', DOM), new RegExp(mac));
     await assertCode(detachInterface(c, DOM, { mac, live: true }), 'ENOIFACE');

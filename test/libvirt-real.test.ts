@@ -26,6 +26,7 @@ import {
 } from '../src/libvirt';
 import { buildXml, type XmlNode } from '../src/xml/parser';
 import { SYSTEM_URI, pgrep, startLibvirtd, type Libvirtd } from './helpers/libvirtd';
+import { removeDefinitions, vmXml, waitFor } from './helpers/vm';
 
 const CI = process.env.CI === 'true';
 const TAG = `hwvirt${process.pid}`;
@@ -36,36 +37,6 @@ const BRIDGE = `hwbr${process.pid % 1_000_000}`; // <= 15 characters
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function domainXml(name: string, network: string): string {
-  const doc: XmlNode = {
-    domain: {
-      '@_type': 'qemu',
-      '@_xmlns:qemu': 'http://libvirt.org/schemas/domain/qemu/1.0',
-      name,
-      memory: { '@_unit': 'MiB', '#text': '64' },
-      vcpu: '1',
-      os: { type: { '@_arch': 'x86_64', '@_machine': 'q35', '#text': 'hvm' } },
-      features: { acpi: '' },
-      on_poweroff: 'destroy',
-      devices: {
-        controller: [
-          { '@_type': 'pci', '@_index': '0', '@_model': 'pcie-root' },
-          { '@_type': 'pci', '@_model': 'pcie-root-port' },
-          { '@_type': 'pci', '@_model': 'pcie-root-port' },
-          { '@_type': 'pci', '@_model': 'pcie-root-port' },
-          { '@_type': 'pci', '@_model': 'pcie-root-port' },
-          { '@_type': 'usb', '@_model': 'none' },
-        ],
-        interface: [{ '@_type': 'network', source: { '@_network': network }, model: { '@_type': 'virtio' } }],
-        memballoon: { '@_model': 'none' },
-      },
-      'qemu:commandline': {
-        'qemu:arg': [{ '@_value': '-global' }, { '@_value': 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off' }],
-      },
-    },
-  };
-  return buildXml(doc);
-}
 
 function networkXml(name: string, bridge: string): string {
   return buildXml({ network: { name, forward: { '@_mode': 'bridge' }, bridge: { '@_name': bridge } } });
@@ -91,35 +62,12 @@ class Events {
   }
 }
 
-async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v)) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what} (last: ${JSON.stringify(v)})`);
-    await sleep(100);
-    v = await fn();
-  }
-  return v;
-}
 
 async function cleanupLibvirt(conn: Connection | null): Promise<void> {
   const c = conn && !conn.closed ? conn : await Connection.open(SYSTEM_URI).catch(() => null);
   if (!c) return;
   try {
-    const d = await c.domainLookupByName(DOM).catch(() => null);
-    if (d) {
-      await d.destroy().catch(() => undefined);
-      await d.undefine().catch(() => undefined);
-      d.free();
-    }
-    for (const name of [NET, NET2]) {
-      const n = await c.networkLookupByName(name).catch(() => null);
-      if (n) {
-        await n.destroy().catch(() => undefined);
-        await n.undefine().catch(() => undefined);
-        n.free();
-      }
-    }
+    await removeDefinitions(c, [DOM], [NET, NET2]);
   } finally {
     if (c !== conn) await c.close();
   }
@@ -183,7 +131,7 @@ test('real libvirtd + QEMU: bridged network, diskless domain, events, live NIC h
     assert.equal({ ...row!, uuid: '' }, { name: NET, uuid: '', active: true, autostart: false, persistent: true, bridge: BRIDGE });
     assert.is((await c.networkLookupByUUIDString(net.uuid)).name, NET);
 
-    const dom: Domain = await c.domainDefineXML(domainXml(DOM, NET));
+    const dom: Domain = await c.domainDefineXML(vmXml(DOM, NET));
     assert.is((await dom.getState()).state, 'shut off');
     await dom.create();
     const started = await events.waitFor((e) => e.kind === 'domain' && e.name === DOM && e.event === 'STARTED', 'domain STARTED');
@@ -209,7 +157,7 @@ test('real libvirtd + QEMU: bridged network, diskless domain, events, live NIC h
     // The tap is in the daemon's namespace, enslaved to the bridge.
     assert.match(daemon.ip(['-o', 'link', 'show', 'master', BRIDGE]), new RegExp(`${plugged!.target}`));
     await dom.detachDevice(nic, VIR_DOMAIN_AFFECT_LIVE);
-    await poll(() => dom.interfaces(), (ifs) => !ifs.some((i) => i.mac === mac), 'NIC unplugged', 20_000);
+    await waitFor(() => dom.interfaces(), (ifs) => !ifs.some((i) => i.mac === mac), 'NIC unplugged', 20_000);
 
     await dom.destroy();
     const stopped = await events.waitFor((e) => e.kind === 'domain' && e.name === DOM && e.event === 'STOPPED', 'domain STOPPED');
