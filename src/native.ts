@@ -44,9 +44,16 @@ export type TunResultNative =
   | { ifindex: number; fds: number[]; code?: undefined }
   | { code: string; errno: number; syscall: string; message: string };
 
+/** A thread of the addon's that stays in one namespace and makes tun/tap devices there. */
+export interface NativeTunWorker {
+  create(specs: TunSpecNative[]): Promise<TunResultNative[]>;
+  /** Finishes the job under way, fails queued ones with EBADF, ends the thread. */
+  close(): void;
+}
+
 export interface KernelAddon {
-  NlSocket: new (opts: NlSocketOptions, onMessages: (err: Error | null, datagrams: Buffer[]) => void) => NativeNlSocket;
-  tunCreate(netns: string | null, specs: TunSpecNative[]): Promise<TunResultNative[]>;
+  NlSocket: new (opts: NlSocketOptions, onMessages: (err: Error | null, datagrams: Buffer[], drained: boolean) => void) => NativeNlSocket;
+  TunWorker: new (netns: string | null) => NativeTunWorker;
   netnsAdd(dir: string, file: string): void;
   netnsDel(file: string): void;
 }

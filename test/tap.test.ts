@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
-import { fdCount, ipJson, kernelTest, withHandle } from './helpers/kernel';
+import { fdCount, ipJson, kernelTest, withHandle, withNetns } from './helpers/kernel';
 
 const t = suite('tap');
 
@@ -48,6 +48,7 @@ kernelTest(t, 'a taken name: EBUSY, and the existing device is untouched', () =>
 
 kernelTest(t, 'queue fds are handed over with keepFds and closed by close()', () =>
   withHandle(async (h) => {
+    await h.createTap('warm0'); // the handle's tun worker and its control socket now exist
     const before = fdCount();
     const tap = await h.createTap('mq0', { multiQueue: true, queues: 4, keepFds: true, persist: false });
     assert.is(tap.queues.length, 4);
@@ -84,6 +85,7 @@ kernelTest(t, 'queue fds the caller drops are closed when collected', () =>
     const vm = require('vm');
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
+    await h.createTap('warm0'); // the handle's tun worker and its control socket now exist
     const before = fdCount();
     await (async () => {
       const tap = await h.createTap('drop0', { multiQueue: true, queues: 3, keepFds: true });
@@ -95,6 +97,23 @@ kernelTest(t, 'queue fds the caller drops are closed when collected', () =>
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.is(fdCount(), before, 'the FinalizationRegistry closed them');
+  }),
+);
+
+kernelTest(t, "closing a handle ends its tun worker's thread and closes its fds", () =>
+  withNetns(async (ns) => {
+    const threads = () => require('fs').readdirSync('/proc/self/task').length;
+    const fds = fdCount();
+    const before = threads();
+    const h = new Handle({ netns: ns });
+    await h.createTap('w0');
+    assert.is(threads(), before + 1, 'one worker thread while the handle is open');
+    const queued = h.createTap('w1');
+    h.close();
+    // Work under way when the handle closes is finished; work still queued fails with EBADF.
+    assert.ok(['ok', 'EBADF'].includes(await queued.then(() => 'ok', (e) => e.code)), 'it settles');
+    assert.is(threads(), before);
+    assert.is(fdCount(), fds);
   }),
 );
 

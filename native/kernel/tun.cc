@@ -1,8 +1,7 @@
 // Tun/tap devices through /dev/net/tun, the only way the kernel creates them (RTM_NEWLINK with
 // kind "tun" answers EOPNOTSUPP). Thin on purpose: flags, names and defaults come from
-// TypeScript (src/rtnl/kinds/tun.ts); this file only makes the ioctls, on a thread that is in
-// the target namespace (a tun device is created in the namespace of whoever opened
-// /dev/net/tun), and off the JS thread.
+// TypeScript (src/rtnl/kinds/tunspec.ts); this file only makes the ioctls, on a thread of its
+// own that lives in the target namespace, off the JS thread.
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -13,7 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <sched.h>
 #include <string>
+#include <thread>
+#include <uv.h>
 #include <vector>
 
 #include "errors.h"
@@ -90,73 +95,8 @@ TunResult CreateOne(const TunSpec& s, int ctl) {
   return r;
 }
 
-class TunWorker : public Napi::AsyncWorker {
- public:
-  TunWorker(Napi::Env env, std::string netns, std::vector<TunSpec> specs)
-      : Napi::AsyncWorker(env, "hostwire:tun"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        netns_(std::move(netns)),
-        specs_(std::move(specs)) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  // Runs on a libuv pool thread, which never changes namespace: RunInNetns does the work on a
-  // thread of its own when a namespace is named.
-  void Execute() override {
-    nsErr_ = RunInNetns(netns_, [this]() {
-      int ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      if (ctl < 0) {
-        ctlErr_ = errno;
-        return;
-      }
-      results_.reserve(specs_.size());
-      for (const TunSpec& s : specs_) results_.push_back(CreateOne(s, ctl));
-      close(ctl);
-    });
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (nsErr_ != 0) return deferred_.Reject(ErrnoError(env, nsErr_, "setns").Value());
-    if (ctlErr_ != 0) return deferred_.Reject(ErrnoError(env, ctlErr_, "socket").Value());
-    Napi::Array out = Napi::Array::New(env, results_.size());
-    for (size_t i = 0; i < results_.size(); i++) {
-      const TunResult& r = results_[i];
-      Napi::Object o = Napi::Object::New(env);
-      if (r.err != 0) {
-        SetErrnoFields(o, r.err, r.syscall);
-      } else {
-        o.Set("ifindex", Napi::Number::New(env, r.ifindex));
-        Napi::Array fds = Napi::Array::New(env, r.fds.size());
-        for (size_t j = 0; j < r.fds.size(); j++)
-          fds.Set(static_cast<uint32_t>(j), Napi::Number::New(env, r.fds[j]));
-        o.Set("fds", fds);
-      }
-      out.Set(static_cast<uint32_t>(i), o);
-    }
-    deferred_.Resolve(out);
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::string netns_;
-  std::vector<TunSpec> specs_;
-  std::vector<TunResult> results_;
-  int nsErr_ = 0, ctlErr_ = 0;
-};
-
-// tunCreate(netnsPath: string | null, specs: TunSpec[]) -> Promise<Array<{ifindex, fds} |
-// {code, errno, syscall, message}>>. Specs were validated in TypeScript.
-Napi::Value TunCreate(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[1].IsArray()) {
-    Napi::TypeError::New(env, "tunCreate(netns, specs)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string netns = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  Napi::Array arr = info[1].As<Napi::Array>();
+// Parses what TypeScript validated (src/rtnl/kinds/tunspec.ts).
+std::vector<TunSpec> ParseSpecs(Napi::Array arr) {
   std::vector<TunSpec> specs(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Object o = arr.Get(i).As<Napi::Object>();
@@ -176,16 +116,201 @@ Napi::Value TunCreate(const Napi::CallbackInfo& info) {
     }
     if (s.queues < 1) s.queues = 1;
   }
-  auto* w = new TunWorker(env, std::move(netns), std::move(specs));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return specs;
 }
+
+Napi::Array ResultsToJs(Napi::Env env, const std::vector<TunResult>& results) {
+  Napi::Array out = Napi::Array::New(env, results.size());
+  for (size_t i = 0; i < results.size(); i++) {
+    const TunResult& r = results[i];
+    Napi::Object o = Napi::Object::New(env);
+    if (r.err != 0) {
+      SetErrnoFields(o, r.err, r.syscall);
+    } else {
+      o.Set("ifindex", Napi::Number::New(env, r.ifindex));
+      Napi::Array fds = Napi::Array::New(env, r.fds.size());
+      for (size_t j = 0; j < r.fds.size(); j++)
+        fds.Set(static_cast<uint32_t>(j), Napi::Number::New(env, r.fds[j]));
+      o.Set("fds", fds);
+    }
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+// TunWorker: a thread the addon owns, in one network namespace for its whole life, that makes
+// tun/tap devices there. A tap is created in the namespace of whoever opens /dev/net/tun, so
+// the work must run in the target namespace; doing it on this one thread means no libuv pool
+// thread ever changes namespace and a single createTap costs a wake-up, not a thread spawn.
+// Results come back through a uv_async handle, referenced only while jobs are pending.
+//
+//   new TunWorker(nsPath | null); worker.create(specs) -> Promise<results>; worker.close()
+class TunWorker : public Napi::ObjectWrap<TunWorker> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "TunWorker",
+                       {InstanceMethod("create", &TunWorker::Create),
+                        InstanceMethod("close", &TunWorker::Close)});
+  }
+
+  explicit TunWorker(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWorker>(info) {
+    Napi::Env env = info.Env();
+    netns_ = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    async_ = new uv_async_t;
+    async_->data = this;
+    int rc = uv_async_init(loop, async_, [](uv_async_t* a) { static_cast<TunWorker*>(a->data)->Settle(); });
+    if (rc != 0) {
+      delete async_;
+      async_ = nullptr;
+      ErrnoError(env, -rc, "uv_async_init").ThrowAsJavaScriptException();
+      return;
+    }
+    uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    thread_ = std::thread([this]() { Run(); });
+  }
+
+  ~TunWorker() override { Stop(); }
+
+ private:
+  struct Job {
+    std::vector<TunSpec> specs;
+    std::vector<TunResult> results;
+    int err = 0;  // the namespace or the control socket could not be had
+    std::string syscall;
+    Napi::Promise::Deferred deferred;
+    explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  };
+
+  void Run() {
+    int startErr = 0;
+    std::string startCall;
+    if (!netns_.empty()) {
+      int nsfd = open(netns_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
+        startErr = errno;
+        startCall = nsfd < 0 ? "open" : "setns";
+      }
+      if (nsfd >= 0) close(nsfd);
+    }
+    int ctl = -1;
+    if (startErr == 0) {
+      ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (ctl < 0) startErr = errno, startCall = "socket";
+    }
+    for (;;) {
+      Job* job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) break;  // stopping, nothing left
+        job = queue_.front();
+        queue_.pop_front();
+      }
+      if (startErr != 0) {
+        job->err = startErr;
+        job->syscall = startCall;
+      } else {
+        job->results.reserve(job->specs.size());
+        for (const TunSpec& s : job->specs) job->results.push_back(CreateOne(s, ctl));
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_.push_back(job);
+      }
+      uv_async_send(async_);
+    }
+    if (ctl >= 0) close(ctl);
+  }
+
+  // On the JS thread: settle finished jobs.
+  void Settle() {
+    std::deque<Job*> done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done.swap(done_);
+    }
+    if (done.empty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    for (Job* job : done) {
+      if (job->err != 0)
+        job->deferred.Reject(ErrnoError(env, job->err, job->syscall).Value());
+      else
+        job->deferred.Resolve(ResultsToJs(env, job->results));
+      delete job;
+      if (--pending_ == 0 && async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+    }
+  }
+
+  Napi::Value Create(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) {
+      Napi::TypeError::New(env, "create(specs)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Job* job = new Job(env);
+    Napi::Promise p = job->deferred.Promise();
+    if (closed_) {
+      job->deferred.Reject(ErrnoError(env, EBADF, "tunCreate").Value());
+      delete job;
+      return p;
+    }
+    job->specs = ParseSpecs(info[0].As<Napi::Array>());
+    if (pending_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(async_));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(job);
+    }
+    cv_.notify_one();
+    return p;
+  }
+
+  // Finishes the job under way, fails the ones still queued with EBADF, ends the thread.
+  void Stop() {
+    if (closed_) return;
+    closed_ = true;
+    std::deque<Job*> queued;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      queued.swap(queue_);
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+    for (Job* job : queued) {
+      job->err = EBADF;
+      job->syscall = "tunCreate";
+      std::lock_guard<std::mutex> lock(mu_);
+      done_.push_back(job);
+    }
+    if (async_ != nullptr) {
+      Settle();
+      uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+      async_ = nullptr;
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop();
+    return info.Env().Undefined();
+  }
+
+  std::string netns_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job*> queue_, done_;
+  bool stop_ = false, closed_ = false;
+  int pending_ = 0;
+  uv_async_t* async_ = nullptr;
+};
 
 }  // namespace
 
 void InitTun(Napi::Env env, Napi::Object exports) {
-  exports.Set("tunCreate", Napi::Function::New(env, TunCreate, "tunCreate"));
+  exports.Set("TunWorker", TunWorker::Init(env));
 }
 
 }  // namespace hostwire

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import type * as rt from 'netlink/dist/rt/structs';
 import type { LinkAttrs } from 'netlink/dist/rt/ifla';
 import { ValidationError } from '../errors';
-import { kernelAddon } from '../native';
+import { kernelAddon, type NativeTunWorker } from '../native';
 import { attr, encodeLinkPayload } from './wire';
 import {
   IFLA_EXT_MASK,
@@ -114,6 +114,7 @@ export const rcvbufFor = (window: number) => Math.max(4 << 20, window * 16 * 102
 export class Handle {
   readonly netns?: string;
   readonly socket: NetlinkSocket;
+  private worker?: NativeTunWorker;
 
   constructor(options: HandleOptions = {}) {
     if (options.netns !== undefined) this.netns = checkNetnsName(options.netns);
@@ -137,9 +138,18 @@ export class Handle {
     this.socket = new NetlinkSocket(factory, { window });
   }
 
-  /** Closes the socket; requests still waiting fail with EBADF. */
+  /** Closes the socket and the tun worker; requests still waiting fail with EBADF. */
   close(): void {
     this.socket.close();
+    this.worker?.close();
+  }
+
+  /**
+   * The addon's thread that makes tun/tap devices in this handle's namespace, started on first
+   * use: it enters the namespace once, so a single createTap costs a wake-up, not a thread.
+   */
+  tunWorker(): NativeTunWorker {
+    return (this.worker ??= new (kernelAddon().TunWorker)(this.netns ? `${NETNS_DIR}/${this.netns}` : null));
   }
 
   private async linkRequest(type: number, op: string, data: rt.Link, attrs: LinkAttrs, extra: Uint8Array[] = [], flags = 0) {

@@ -4,9 +4,8 @@
  */
 import * as fs from 'fs';
 import { SyscallError } from '../errors';
-import { kernelAddon, type TunResultNative, type TunSpecNative } from '../native';
+import type { TunResultNative, TunSpecNative } from '../native';
 import type { Handle } from './handle';
-import { NETNS_DIR } from './constants';
 import { tunSpec, type TapOptions } from './kinds/tunspec';
 
 export type { TapOptions };
@@ -49,16 +48,16 @@ function toResult(spec: TunSpecNative, r: TunResultNative): TapDevice | SyscallE
   return { name: spec.name, index: r.ifindex, queues: r.fds.map((fd) => new TapQueue(fd)) };
 }
 
-/** Creates many devices in one trip to the addon; one result (device or error) per spec. */
+/** Creates many devices in one trip to the handle's tun worker; one result (device or error) per spec. */
 export async function createTunDevices(h: Handle, specs: TunSpecNative[]): Promise<Array<TapDevice | SyscallError>> {
   if (!specs.length) return [];
-  const ns = h.netns ? `${NETNS_DIR}/${h.netns}` : null;
   let results: TunResultNative[];
   try {
-    results = await kernelAddon().tunCreate(ns, specs);
+    results = await h.tunWorker().create(specs);
   } catch (e) {
     const n = e as { code: string; errno: number; syscall: string; message: string };
-    const err = new SyscallError(n.code, n.errno, n.syscall, n.syscall === 'setns' ? `open netns ${h.netns}: ${n.message}` : n.message);
+    const what = n.syscall === 'setns' || n.syscall === 'open' ? `open netns ${h.netns}: ${n.message}` : n.message;
+    const err = new SyscallError(n.code, n.errno, n.syscall, what);
     return specs.map(() => err);
   }
   return results.map((r, i) => toResult(specs[i], r));

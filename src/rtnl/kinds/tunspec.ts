@@ -1,5 +1,5 @@
 /**
- * Checks and defaults for new tun/tap devices, turned into what the addon's tunCreate takes.
+ * Checks and defaults for new tun/tap devices, turned into what the addon's TunWorker takes.
  * (Kept apart from tun.ts, which only decodes IFLA_TUN_*.)
  */
 import type { TunSpecNative } from '../../native';
