@@ -113,6 +113,35 @@ kernelTest(t, 'netns add / list / del through the CLI, visible to ip netns', () 
   }
 });
 
+kernelTest(t, 'addr and route: add, show and del agree with ip; bad input refused before anything changes', () =>
+  withNetns((ns) => {
+    ip('-n', ns, 'link', 'add', 'r0', 'type', 'veth', 'peer', 'r1');
+    ip('-n', ns, 'link', 'set', 'r0', 'up');
+    ok(hostwire(['-n', ns, 'addr', 'add', '10.9.0.1/24', 'dev', 'r0', 'broadcast', '+']));
+    ok(hostwire(['-n', ns, 'addr', 'add', 'fd00::1/64', 'dev', 'r0']));
+    ok(hostwire(['-n', ns, 'route', 'add', 'default', 'via', '10.9.0.254', 'dev', 'r0', 'metric', '50']));
+    ok(hostwire(['-n', ns, 'route', 'add', '10.77.0.0/16', 'via', '10.9.0.2']));
+    const theirs = ipJson('-n', ns, 'addr', 'show', 'dev', 'r0')[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`).sort();
+    const ours = JSON.parse(ok(hostwire(['-n', ns, '--json', 'addr', 'show', 'dev', 'r0']))).map((a: any) => `${a.address}/${a.prefixlen}`).sort();
+    assert.equal(ours, theirs);
+    assert.ok(ours.includes('10.9.0.1/24') && ours.includes('fd00::1/64'));
+    const routes = (j: any[]) => j.map((r: any) => `${r.dst} ${r.gateway ?? '-'} ${r.dev} ${r.metric ?? r.priority ?? 0}`).sort();
+    assert.equal(routes(JSON.parse(ok(hostwire(['-n', ns, '--json', 'route', 'show', '-4'])))), routes(ipJson('-n', ns, '-4', 'route', 'show')));
+    assert.match(ok(hostwire(['-n', ns, 'route', 'show', '-4'])), /^default via 10\.9\.0\.254 dev r0 proto boot metric 50$/m);
+    ok(hostwire(['-n', ns, 'route', 'del', '10.77.0.0/16', 'via', '10.9.0.2']));
+    assert.not.ok(ip('-n', ns, 'route').includes('10.77.0.0'));
+    const before = ip('-n', ns, 'addr');
+    for (const bad of [['addr', 'add', '10.9.0.1/33', 'dev', 'r0'], ['addr', 'add', '10.1.0.1/24', 'dev', 'nosuch'], ['route', 'add', 'default', 'dev', 'r0'], ['addr', 'add', '10.1.0.1/24']]) {
+      const r = hostwire(['-n', ns, '--json', ...bad]);
+      assert.ok(r.status === 1 || r.status === 2, bad.join(' '));
+      assert.ok(['EINVALIDADDR', 'ENODEV', 'EUSAGE'].includes(jsonErr(r).code), r.stderr);
+    }
+    assert.is(ip('-n', ns, 'addr'), before);
+    ok(hostwire(['-n', ns, 'addr', 'del', '10.9.0.1/24', 'dev', 'r0']));
+    assert.not.ok(ip('-n', ns, 'addr', 'show', 'dev', 'r0').includes('10.9.0.1'));
+  }),
+);
+
 kernelTest(t, 'no verb spawns a process (strace -f -e execve)', () =>
   withNetns((ns) => {
     const trace = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hwstrace-')), 'out');

@@ -185,7 +185,78 @@ function parseNetns(args: string[]): Parsed {
   throw usage('netns add NAME | netns del NAME | netns list');
 }
 
-const parsers: Record<string, (args: string[]) => Parsed> = { link: parseLink, bridge: parseBridge, tap: parseTap, netns: parseNetns };
+const SCOPES: Record<number, string> = { 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
+const PROTOCOLS: Record<number, string> = { 2: 'kernel', 3: 'boot', 4: 'static', 16: 'dhcp', 186: 'bgp' };
+
+/** `KEY VALUE` pairs after the positional words, for addr and route (ip's own syntax). */
+function pairs(words: string[], keys: string[], what: string): { pos: string[]; kv: Map<string, string> } {
+  const pos: string[] = [];
+  const kv = new Map<string, string>();
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (!keys.includes(w)) {
+      if (w.startsWith('-') || pos.length) throw usage(`${what}: unexpected '${w}'`);
+      pos.push(w);
+      continue;
+    }
+    if (words[i + 1] === undefined) throw usage(`${what}: ${w} needs a value`);
+    kv.set(w, words[++i]);
+  }
+  return { pos, kv };
+}
+
+function parseAddr(args: string[]): Parsed {
+  const [sub, ...rest] = args;
+  const family = (w: string[]) => (w.includes('-4') ? 4 : w.includes('-6') ? 6 : undefined);
+  const plain = rest.filter((w) => w !== '-4' && w !== '-6');
+  if (sub === undefined || sub === 'show' || sub === 'list' || sub === 'ls') {
+    const { pos, kv } = pairs(plain, ['dev'], 'addr show');
+    const dev = kv.get('dev') ?? pos[0];
+    return { run: (ctx, h) => showAddresses(ctx, h(), dev, family(rest)) };
+  }
+  if (sub === 'add' || sub === 'del' || sub === 'delete') {
+    const { pos, kv } = pairs(plain, ['dev', 'broadcast', 'brd', 'label', 'peer'], `addr ${sub}`);
+    const dev = kv.get('dev');
+    if (pos.length !== 1 || !dev) throw usage(`addr ${sub} CIDR dev DEV${sub === 'add' ? ' [broadcast B|+] [label L] [peer P]' : ''}`);
+    const spec = { cidr: pos[0], broadcast: kv.get('broadcast') ?? kv.get('brd'), label: kv.get('label'), peer: kv.get('peer') };
+    return {
+      run: async (_ctx, h) => {
+        if (sub === 'add') await h().addAddress(dev, spec);
+        else await h().deleteAddress(dev, spec.cidr);
+        return 0;
+      },
+    };
+  }
+  throw usage('addr show [dev DEV] [-4|-6] | addr add CIDR dev DEV [broadcast B|+] [label L] [peer P] | addr del CIDR dev DEV');
+}
+
+function parseRoute(args: string[]): Parsed {
+  const [sub, ...rest] = args;
+  const plain = rest.filter((w) => w !== '-4' && w !== '-6');
+  const num = (v: string | undefined, what: string) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : (() => { throw usage(`route: ${what} takes a number`); })());
+  if (sub === undefined || sub === 'show' || sub === 'list' || sub === 'ls') {
+    const { kv } = pairs(plain, ['dev', 'table'], 'route show');
+    const family = rest.includes('-4') ? 4 : rest.includes('-6') ? 6 : undefined;
+    return { run: (ctx, h) => showRoutes(ctx, h(), { dev: kv.get('dev'), table: num(kv.get('table'), 'table'), family }) };
+  }
+  if (sub === 'add' || sub === 'del' || sub === 'delete') {
+    const { pos, kv } = pairs(plain, ['via', 'dev', 'metric', 'src', 'table'], `route ${sub}`);
+    if (pos.length !== 1) throw usage(`route ${sub} DST|default [via GW] [dev DEV] [metric N] [src S] [table T]`);
+    const dev = kv.get('dev');
+    return {
+      run: async (_ctx, hf) => {
+        const h = hf();
+        const spec = { dst: pos[0], gateway: kv.get('via'), oif: dev === undefined ? undefined : await h.indexOf(dev), priority: num(kv.get('metric'), 'metric'), prefsrc: kv.get('src'), table: num(kv.get('table'), 'table') };
+        if (sub === 'add') await h.addRoute(spec);
+        else await h.deleteRoute(spec);
+        return 0;
+      },
+    };
+  }
+  throw usage('route show [dev DEV] [table T] [-4|-6] | route add|del DST|default [via GW] [dev DEV] [metric N] [src S] [table T]');
+}
+
+const parsers: Record<string, (args: string[]) => Parsed> = { link: parseLink, bridge: parseBridge, tap: parseTap, netns: parseNetns, addr: parseAddr, route: parseRoute };
 
 export function parseWords(words: string[]): Parsed {
   const [verb, ...args] = words;
@@ -238,6 +309,36 @@ async function showLinks(ctx: CliContext, h: Handle, filter: LinkFilter): Promis
   if (filter.name !== undefined && !links.length) throw new HostwireError('ENODEV', `Device "${filter.name}" does not exist.`);
   const names = await nameMap(h, links, Object.keys(filter).length > 0);
   ctx.out(ctx.json ? JSON.stringify(links.map((l) => linkJson(l, names))) : links.map((l) => linkBrief(l, names)).join('\n'));
+  return 0;
+}
+
+/** Like `ip addr show`: per address, its link, family, prefix and scope. */
+async function showAddresses(ctx: CliContext, h: Handle, dev?: string, family?: 4 | 6): Promise<number> {
+  const [addrs, links] = await Promise.all([h.listAddresses({ dev, family }), h.listLinks()]);
+  const names = new Map(links.map((l) => [l.index, l.name]));
+  const rows = addrs.map((a) => ({ ...a, dev: names.get(a.index) ?? String(a.index), scope: SCOPES[a.scope] ?? String(a.scope) }));
+  if (ctx.json) ctx.out(JSON.stringify(rows));
+  else
+    ctx.out(
+      rows
+        .map((a) => `${a.index}: ${a.dev} ${a.family === 4 ? 'inet' : 'inet6'} ${a.address}/${a.prefixlen}${a.peer && a.peer !== a.address ? ` peer ${a.peer}` : ''}${a.broadcast ? ` brd ${a.broadcast}` : ''} scope ${a.scope}${a.label && a.label !== a.dev ? ` ${a.label}` : ''}`)
+        .join('\n'),
+    );
+  return 0;
+}
+
+/** Like `ip route show`: DST [via GW] dev DEV proto P scope S [src S] [metric N]. */
+async function showRoutes(ctx: CliContext, h: Handle, filter: { dev?: string; table?: number; family?: 4 | 6 }): Promise<number> {
+  const [routes, links] = await Promise.all([h.listRoutes(filter), h.listLinks()]);
+  const names = new Map(links.map((l) => [l.index, l.name]));
+  const rows = routes.map((r) => ({ ...r, dev: r.oif === undefined ? undefined : (names.get(r.oif) ?? String(r.oif)), protocol: PROTOCOLS[r.protocol] ?? String(r.protocol), scope: SCOPES[r.scope] ?? String(r.scope) }));
+  if (ctx.json) ctx.out(JSON.stringify(rows));
+  else
+    ctx.out(
+      rows
+        .map((r) => [r.dst, r.gateway && `via ${r.gateway}`, r.dev && `dev ${r.dev}`, `proto ${r.protocol}`, r.scope !== 'global' && `scope ${r.scope}`, r.prefsrc && `src ${r.prefsrc}`, r.priority !== undefined && `metric ${r.priority}`].filter(Boolean).join(' '))
+        .join('\n'),
+    );
   return 0;
 }
 
@@ -392,5 +493,7 @@ export const kernelVerbs: Record<string, Command> = {
   bridge: verb('bridge'),
   tap: verb('tap'),
   netns: verb('netns'),
+  addr: verb('addr'),
+  route: verb('route'),
   batch: batchVerb(),
 };

@@ -24,6 +24,8 @@ links and bridges (rtnetlink; -n NETNS works in a named namespace):
   tap add NAME [--tun] [--owner UID] [--group GID] [--multi-queue] [--vnet-hdr] [--address MAC] [--mtu N]
   tap del NAME | tap show
   netns add|del NAME | netns list
+  addr show [dev DEV] [-4|-6] | addr add CIDR dev DEV [broadcast B|+] [label L] [peer P] | addr del CIDR dev DEV
+  route show [dev DEV] [table T] [-4|-6] | route add|del DST|default [via GW] [dev DEV] [metric N] [src S] [table T]
   firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]
   batch FILE|-                      (one verb per line, without 'hostwire', like ip -batch)
 libvirt (--uri URI, else LIBVIRT_DEFAULT_URI, else qemu:///system):
