@@ -47,6 +47,12 @@ kernelTest(t, 'bridge add twice: EEXIST; self-enslave: the kernel message; 16 by
       assert.ok(['EINVALIDMAC', 'EINVALIDNAME', 'ENODEV'].includes(jsonErr(r).code), r.stderr);
     }
     assert.is(ip('-n', ns, 'link', 'show'), before, 'nothing was made or changed');
+    ok(hostwire(['-n', ns, 'link', 'add', 'br1', 'type', 'bridge']));
+    assert.is(ipJson('-n', ns, '-d', 'link', 'show', 'br1')[0].linkinfo.info_kind, 'bridge');
+    const shown = JSON.parse(ok(hostwire(['-n', ns, '--json', 'bridge', 'show'])));
+    assert.equal(shown.map((b: any) => b.name).sort(), ['br0', 'br1']);
+    ok(hostwire(['-n', ns, 'bridge', 'del', 'br1']));
+    assert.equal(ipJson('-n', ns, 'link', 'show', 'type', 'bridge').map((l: any) => l.ifname), ['br0']);
   }),
 );
 
@@ -94,6 +100,7 @@ kernelTest(t, 'tap add: ip -d agrees on every flag, and link show decodes the sa
     const batch = [...Array.from({ length: 200 }, (_, i) => `tap add bt${i}`), ...Array.from({ length: 200 }, (_, i) => `link del bt${i}`)];
     ok(hostwire(['-n', ns, 'batch', '-'], batch.join('\n')));
     assert.equal(ipJson('-n', ns, 'link', 'show', 'type', 'tun').map((l: any) => l.ifname), ['tap0']);
+    assert.equal(JSON.parse(ok(hostwire(['-n', ns, '--json', 'tap', 'show']))).map((l: any) => l.name), ['tap0']);
     ok(hostwire(['-n', ns, 'tap', 'del', 'tap0']));
   }),
 );
