@@ -94,4 +94,15 @@ test('veth peer: VETH_INFO_PEER nests an ifinfomsg and the peer name', () => {
   assert.is(b.subarray(20).toString('hex'), '07000300' + Buffer.from('p0\0').toString('hex') + '00');
 });
 
+test('address messages: IFA_F_NODAD in ifa_flags for a moved IPv6 address, never for IPv4', () => {
+  const { addressMessage } = require('../src/rtnl/addr');
+  const rt = require('netlink/dist/rt/structs');
+  const { encodeWith } = require('../src/rtnl/wire');
+  const bytes = (spec: object) => Buffer.concat(encodeWith(rt.formatAddressMessage, addressMessage(3, spec)));
+  const v6 = bytes({ cidr: 'fd00::1/64', nodad: true });
+  assert.equal([v6[0], v6[1], v6[2], v6.readUInt32LE(4)], [10, 64, 0x02, 3]); // family, prefixlen, flags, index
+  assert.is(bytes({ cidr: 'fd00::1/64' })[2], 0);
+  assert.is(bytes({ cidr: '10.0.0.1/24', nodad: true })[2], 0);
+});
+
 test.run();

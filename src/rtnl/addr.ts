@@ -4,11 +4,11 @@
  * deleteAddress); input is checked before any request is sent.
  */
 import { isIP } from 'net';
-import { AttrStream } from 'netlink/dist/structs';
 import * as rt from 'netlink/dist/rt/structs';
 import { ValidationError } from '../errors';
 import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR } from './constants';
 import type { Handle } from './handle';
+import { encodeWith } from './wire';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -110,19 +110,13 @@ export function decodeAddress(m: rt.AddressMessage): Address {
   return a;
 }
 
-function payload(msg: rt.AddressMessage): Uint8Array[] {
-  const s = new AttrStream();
-  rt.formatAddressMessage(msg, s);
-  return s.bufs.slice();
-}
-
 /**
  * The addresses of one link, or of all. Equivalent to: ip addr show [dev DEV]
  */
 export async function listAddresses(h: Handle, filter: { dev?: string | number; family?: 4 | 6 } = {}): Promise<Address[]> {
   const index = filter.dev !== undefined ? await h.indexOf(filter.dev) : 0;
   const family = filter.family === 4 ? AF_INET : filter.family === 6 ? AF_INET6 : 0;
-  const msgs = await h.socket.request(RTM_GETADDR, payload({ kind: 'address', data: { family, index }, attrs: {} }), `addr show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`, NLM_F_DUMP);
+  const msgs = await h.socket.request(RTM_GETADDR, encodeWith(rt.formatAddressMessage, { kind: 'address', data: { family, index }, attrs: {} }), `addr show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`, NLM_F_DUMP);
   return msgs
     .filter((m) => m.type === RTM_NEWADDR)
     .map((m) => decodeAddress(rt.parseAddressMessage(m.data)))
@@ -137,6 +131,11 @@ export interface AddressSpec {
   label?: string;
   /** Peer address for point-to-point. */
   peer?: string;
+  /**
+   * IFA_F_NODAD: skip IPv6 duplicate address detection (the address is usable at once instead
+   * of tentative for about a second), for an address this host already owns and is moving.
+   */
+  nodad?: boolean;
 }
 
 /** The request of addAddress/deleteAddress, checked. */
@@ -156,6 +155,7 @@ export function addressMessage(index: number, spec: AddressSpec, scope?: number)
   }
   if (spec.label !== undefined) attrs.label = spec.label;
   const data: rt.AddressMessage["data"] = { family: family === 4 ? AF_INET : AF_INET6, prefixlen, index };
+  if (spec.nodad && family === 6) data.flags = { nodad: true };
   if (scope !== undefined) data.scope = scope;
   return { kind: 'address', data, attrs };
 }
@@ -165,12 +165,12 @@ export async function addAddress(h: Handle, dev: string | number, spec: AddressS
   const s = typeof spec === 'string' ? { cidr: spec } : spec;
   const msg = addressMessage(0, s, opts.scope);
   msg.data.index = await h.indexOf(dev);
-  await h.socket.request(RTM_NEWADDR, payload(msg), `addr add ${s.cidr} dev ${dev}`, NLM_F_CREATE | NLM_F_EXCL);
+  await h.socket.request(RTM_NEWADDR, encodeWith(rt.formatAddressMessage, msg), `addr add ${s.cidr} dev ${dev}`, NLM_F_CREATE | NLM_F_EXCL);
 }
 
 /** Equivalent to: ip addr del CIDR dev DEV */
 export async function deleteAddress(h: Handle, dev: string | number, cidr: string): Promise<void> {
   const msg = addressMessage(0, { cidr });
   msg.data.index = await h.indexOf(dev);
-  await h.socket.request(RTM_DELADDR, payload(msg), `addr del ${cidr} dev ${dev}`);
+  await h.socket.request(RTM_DELADDR, encodeWith(rt.formatAddressMessage, msg), `addr del ${cidr} dev ${dev}`);
 }

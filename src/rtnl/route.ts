@@ -3,12 +3,12 @@
  * routes with a destination, gateway, output device, metric and preferred source, in any table.
  * Called through Handle (listRoutes, addRoute, deleteRoute).
  */
-import { AttrStream } from 'netlink/dist/structs';
 import * as rt from 'netlink/dist/rt/structs';
 import { ValidationError } from '../errors';
 import { AF_INET, AF_INET6, bytesToIp, ipToBytes, parseCidr } from './addr';
 import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE } from './constants';
 import type { Handle } from './handle';
+import { encodeWith } from './wire';
 
 export const RT_TABLE_MAIN = 254;
 export const RTPROT_KERNEL = 2;
@@ -110,12 +110,6 @@ export function routeMessage(spec: RouteSpec): rt.RouteMessage {
   };
 }
 
-function payload(msg: rt.RouteMessage): Uint8Array[] {
-  const s = new AttrStream();
-  rt.formatRouteMessage(msg, s);
-  return s.bufs.slice();
-}
-
 /**
  * Routes of a table (default main), optionally only those out of one link.
  * Equivalent to: ip [-6] route show [table T] [dev DEV]
@@ -126,7 +120,7 @@ export async function listRoutes(h: Handle, filter: { family?: 4 | 6; dev?: stri
   const out: Route[] = [];
   for (const family of filter.family ? [filter.family] : ([4, 6] as const)) {
     const msg: rt.RouteMessage = { kind: 'route', data: { family: family === 4 ? AF_INET : AF_INET6 }, attrs: {} };
-    const msgs = await h.socket.request(RTM_GETROUTE, payload(msg), `route show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`, NLM_F_DUMP);
+    const msgs = await h.socket.request(RTM_GETROUTE, encodeWith(rt.formatRouteMessage, msg), `route show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`, NLM_F_DUMP);
     for (const m of msgs) {
       if (m.type !== RTM_NEWROUTE) continue;
       const r = decodeRoute(rt.parseRouteMessage(m.data));
@@ -140,7 +134,7 @@ const label = (s: RouteSpec): string => `${s.dst}${s.gateway ? ` via ${s.gateway
 
 /** Equivalent to: ip route add DST [via GW] [dev DEV] [metric N] [src S] [table T] */
 export async function addRoute(h: Handle, spec: RouteSpec): Promise<void> {
-  await h.socket.request(RTM_NEWROUTE, payload(routeMessage(spec)), `route add ${label(spec)}`, NLM_F_CREATE | NLM_F_EXCL);
+  await h.socket.request(RTM_NEWROUTE, encodeWith(rt.formatRouteMessage, routeMessage(spec)), `route add ${label(spec)}`, NLM_F_CREATE | NLM_F_EXCL);
 }
 
 /** Equivalent to: ip route del DST [via GW] [dev DEV] [metric N] [table T] */
@@ -149,5 +143,5 @@ export async function deleteRoute(h: Handle, spec: RouteSpec): Promise<void> {
   // Deleting matches on what is given: leave the scope open (RT_SCOPE_NOWHERE) unless set.
   if (spec.scope === undefined) msg.data.scope = 255;
   if (spec.protocol === undefined) msg.data.protocol = 0 as rt.RouteMessage["data"]["protocol"];
-  await h.socket.request(RTM_DELROUTE, payload(msg), `route del ${label(spec)}`);
+  await h.socket.request(RTM_DELROUTE, encodeWith(rt.formatRouteMessage, msg), `route del ${label(spec)}`);
 }

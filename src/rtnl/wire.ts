@@ -96,14 +96,19 @@ export function isError(msg: NetlinkMessage): boolean {
   return msg.type === NLMSG_ERROR;
 }
 
+/** A message netlink's rt codecs can format (address, route ...) as chunks for request(). */
+export function encodeWith<T>(format: (x: T, out: AttrStream) => void, msg: T): Uint8Array[] {
+  const stream = new AttrStream();
+  format(msg, stream);
+  return stream.bufs.slice();
+}
+
 /**
  * ifinfomsg + IFLA attributes (RTM_NEWLINK, RTM_SETLINK, RTM_DELLINK, RTM_GETLINK), with
  * already-encoded attributes (IFLA_LINKINFO, IFLA_EXT_MASK ...) appended on a 4-byte boundary.
  */
 export function encodeLinkPayload(data: rt.Link, attrs: LinkAttrs, extra: Uint8Array[] = []): Uint8Array[] {
-  const stream = new AttrStream();
-  rt.formatLinkMessage({ kind: 'link', data, attrs }, stream);
-  const bufs = stream.bufs.slice();
+  const bufs = encodeWith(rt.formatLinkMessage, { kind: 'link', data, attrs });
   if (extra.length) {
     const len = bufs.reduce((n, b) => n + b.length, 0);
     if (len % 4) bufs.push(Buffer.alloc(4 - (len % 4)));

@@ -48,7 +48,8 @@ function spec(r: Route, oif: number): RouteSpec {
 }
 
 const cidr = (a: Address): string => `${a.address}/${a.prefixlen}`;
-const addrSpec = (a: Address) => ({ cidr: cidr(a), ...(a.broadcast ? { broadcast: a.broadcast } : {}), ...(a.peer ? { peer: a.peer } : {}) });
+// The host already owns these addresses: moved without IPv6 DAD, so they answer at once.
+const addrSpec = (a: Address) => ({ cidr: cidr(a), nodad: true, ...(a.broadcast ? { broadcast: a.broadcast } : {}), ...(a.peer ? { peer: a.peer } : {}) });
 
 /**
  * Moves DEV's addresses and routes to a new bridge BR (made with DEV's MAC and MTU, so peers'
