@@ -59,8 +59,13 @@ async function oneRun(impl: Impl, n: number, tag: string): Promise<Record<Phase,
     impl.close();
     spawnSync('ip', ['netns', 'del', ns]);
   }
+  // The kernel tears a deleted namespace down in the background (cleanup_net, under the RTNL);
+  // let it finish so the next trial's first phase does not pay for this one. Same for every impl.
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   return times;
 }
+
+const SETTLE_MS = 1000;
 
 /** RSS of this process before and after K rounds of N=1000 churn through the batch API. */
 async function rssRounds(rounds: number): Promise<{ before_mb: number; after_mb: number; growth_mb: number }> {
@@ -76,7 +81,9 @@ async function rssRounds(rounds: number): Promise<{ before_mb: number; after_mb:
     for (const p of PHASES) await runBatch(h, phase(p));
   };
   try {
-    await churn(); // warm-up: code paths compiled, pools sized
+    // Warm-up to steady state first (JIT, V8 heap, the tun worker thread's malloc arena): RSS
+    // plateaus after about 3 rounds (seen with 30 rounds); growth after that would be a leak.
+    for (let i = 0; i < 3; i++) await churn();
     gc?.();
     const before = process.memoryUsage().rss;
     for (let i = 0; i < rounds; i++) await churn();
@@ -120,7 +127,7 @@ async function main() {
   printTable(taps, results);
   log('measuring RSS over ' + rounds + ' rounds of N=1000 churn ...');
   const rss = await rssRounds(rounds);
-  console.log(`\nRSS of the hostwire process: ${rss.before_mb} MB before, ${rss.after_mb} MB after ${rounds} rounds of N=1000 churn (growth ${rss.growth_mb} MB)`);
+  console.log(`\nRSS of the hostwire process: ${rss.before_mb} MB before, ${rss.after_mb} MB after ${rounds} rounds of N=1000 churn (growth ${rss.growth_mb} MB; measured after 3 warm-up rounds)`);
   if (json) {
     fs.writeFileSync(json, JSON.stringify({ taps, reps, results, rss }, null, 2) + '\n');
     const svg = json.replace(/\.json$/, '') + '.svg';
