@@ -59,13 +59,8 @@ async function oneRun(impl: Impl, n: number, tag: string): Promise<Record<Phase,
     impl.close();
     spawnSync('ip', ['netns', 'del', ns]);
   }
-  // The kernel tears a deleted namespace down in the background (cleanup_net, under the RTNL);
-  // let it finish so the next trial's first phase does not pay for this one. Same for every impl.
-  await new Promise((r) => setTimeout(r, SETTLE_MS));
   return times;
 }
-
-const SETTLE_MS = 1000;
 
 /** RSS of this process before and after K rounds of N=1000 churn through the batch API. */
 async function rssRounds(rounds: number): Promise<{ before_mb: number; after_mb: number; growth_mb: number }> {
