@@ -9,6 +9,7 @@ import {
   Connection,
   VIR_CONNECT_LIST_DOMAINS_ACTIVE,
   VIR_CONNECT_LIST_NETWORKS_ACTIVE,
+  VIR_DOMAIN_XML_INACTIVE,
   VIR_NETWORK_XML_INACTIVE,
   type LifecycleEvent,
 } from '../libvirt';
@@ -202,7 +203,7 @@ async function domainDumpxml(ctx: CliContext, args: string[]): Promise<number> {
   const xml = await withConnection(ctx, async (c) => {
     const d = await c.domainLookupByName(name);
     try {
-      return await d.getXMLDesc(flags.has('--inactive') ? 2 /* VIR_DOMAIN_XML_INACTIVE */ : 0);
+      return await d.getXMLDesc(flags.has('--inactive') ? VIR_DOMAIN_XML_INACTIVE : 0);
     } finally {
       d.free();
     }
