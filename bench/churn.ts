@@ -27,7 +27,8 @@ function args(argv: string[]) {
   };
   const taps = Number(get('--taps', '1000'));
   const reps = Number(get('--reps', '3'));
-  if (!Number.isInteger(taps) || taps < 1 || !Number.isInteger(reps) || reps < 1) throw new Error('usage: churn --taps N [--reps R] [--json FILE] [--impls a,b] [--rss-rounds K]');
+  if (!Number.isInteger(taps) || taps < 1 || !Number.isInteger(reps) || reps < 1)
+    throw new Error('usage: churn --taps N [--reps R] [--json FILE] [--impls a,b] [--rss-rounds K]');
   return { taps, reps, json: get('--json'), impls: get('--impls'), rssRounds: Number(get('--rss-rounds', '10')) };
 }
 
@@ -70,7 +71,15 @@ async function rssRounds(rounds: number): Promise<{ before_mb: number; after_mb:
   const h = new Handle({ netns: ns });
   const phase = (p: Phase): BatchOp[] =>
     s.taps.map((name, i): BatchOp =>
-      p === 'create' ? { op: 'createTap', name } : p === 'up' ? { op: 'setLink', dev: name, change: { up: true } } : p === 'attach' ? { op: 'setLink', dev: name, change: { master: s.bridgeOf(i) } } : p === 'detach' ? { op: 'setLink', dev: name, change: { master: null } } : { op: 'delete', dev: name },
+      p === 'create'
+        ? { op: 'createTap', name }
+        : p === 'up'
+          ? { op: 'setLink', dev: name, change: { up: true } }
+          : p === 'attach'
+            ? { op: 'setLink', dev: name, change: { master: s.bridgeOf(i) } }
+            : p === 'detach'
+              ? { op: 'setLink', dev: name, change: { master: null } }
+              : { op: 'delete', dev: name },
     );
   const churn = async () => {
     for (const p of PHASES) await runBatch(h, phase(p));
@@ -116,13 +125,21 @@ async function main() {
     const scale = cap && taps > cap ? taps / cap : 1;
     for (const phase of [...PHASES, 'total'] as const) {
       const ms = runs.get(name)!.map((t) => (phase === 'total' ? PHASES.reduce((a, p) => a + t[p], 0) : t[phase]) * scale);
-      results.push({ impl: name, phase, median_ms: Math.round(median(ms) * 10) / 10, runs_ms: ms.map((x) => Math.round(x * 10) / 10), ...(scale !== 1 ? { scaled: true } : {}) });
+      results.push({
+        impl: name,
+        phase,
+        median_ms: Math.round(median(ms) * 10) / 10,
+        runs_ms: ms.map((x) => Math.round(x * 10) / 10),
+        ...(scale !== 1 ? { scaled: true } : {}),
+      });
     }
   }
   printTable(taps, results);
   log('measuring RSS over ' + rounds + ' rounds of N=1000 churn ...');
   const rss = await rssRounds(rounds);
-  console.log(`\nRSS of the hostwire process: ${rss.before_mb} MB before, ${rss.after_mb} MB after ${rounds} rounds of N=1000 churn (growth ${rss.growth_mb} MB; measured after 3 warm-up rounds)`);
+  console.log(
+    `\nRSS of the hostwire process: ${rss.before_mb} MB before, ${rss.after_mb} MB after ${rounds} rounds of N=1000 churn (growth ${rss.growth_mb} MB; measured after 3 warm-up rounds)`,
+  );
   if (json) {
     fs.writeFileSync(json, JSON.stringify({ taps, reps, results, rss }, null, 2) + '\n');
     const svg = json.replace(/\.json$/, '') + '.svg';

@@ -38,7 +38,10 @@ async function trial(v: Variant, n: number, tag: string): Promise<{ attachUp: nu
     await h.createBridge('br0', { mcastSnooping: v.snooping });
     await h.setUp('br0');
     const taps = Array.from({ length: n }, (_, i) => `ot${i}`);
-    await runBatch(h, taps.map((name): BatchOp => ({ op: 'createTap', name })));
+    await runBatch(
+      h,
+      taps.map((name): BatchOp => ({ op: 'createTap', name })),
+    );
     const br = (await h.getLink('br0')).index;
     const index = new Map((await h.listLinks({ kind: 'tun' })).map((l) => [l.name, l.index]));
     const up = taps.map((t) => () => h.setLink(index.get(t)!, { up: true }));
@@ -55,7 +58,10 @@ async function trial(v: Variant, n: number, tag: string): Promise<{ attachUp: nu
     // Each step is pipelined (all queued at once, in order), as the batch path does.
     for (const step of plan) await Promise.all(step.map((f) => f()));
     const t1 = process.hrtime.bigint();
-    await runBatch(h, taps.map((dev): BatchOp => ({ op: 'setLink', dev, change: { master: null } })));
+    await runBatch(
+      h,
+      taps.map((dev): BatchOp => ({ op: 'setLink', dev, change: { master: null } })),
+    );
     const t2 = process.hrtime.bigint();
     return { attachUp: Number(t1 - t0) / 1e6, detach: Number(t2 - t1) / 1e6 };
   } finally {
@@ -75,12 +81,20 @@ async function main() {
       const v = VARIANTS[(k + r) % VARIANTS.length];
       const t = await trial(v, n, `${r}${k}`);
       runs.get(v.name)!.push(t);
-      process.stderr.write(`  rep ${r + 1}/${reps} ${v.name.padEnd(52)} up+attach ${t.attachUp.toFixed(0)} ms, detach ${t.detach.toFixed(0)} ms\n`);
+      process.stderr.write(
+        `  rep ${r + 1}/${reps} ${v.name.padEnd(52)} up+attach ${t.attachUp.toFixed(0)} ms, detach ${t.detach.toFixed(0)} ms\n`,
+      );
     }
   console.log(`\nN=${n}, medians of ${reps}                                 up+attach ms   detach ms`);
   for (const v of VARIANTS) {
     const xs = runs.get(v.name)!;
-    console.log(`  ${v.name.padEnd(52)} ${median(xs.map((x) => x.attachUp)).toFixed(1).padStart(12)} ${median(xs.map((x) => x.detach)).toFixed(1).padStart(11)}`);
+    console.log(
+      `  ${v.name.padEnd(52)} ${median(xs.map((x) => x.attachUp))
+        .toFixed(1)
+        .padStart(12)} ${median(xs.map((x) => x.detach))
+        .toFixed(1)
+        .padStart(11)}`,
+    );
   }
 }
 

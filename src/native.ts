@@ -41,8 +41,7 @@ export interface TunSpecNative {
 }
 
 export type TunResultNative =
-  | { ifindex: number; fds: number[]; code?: undefined }
-  | { code: string; errno: number; syscall: string; message: string };
+  { ifindex: number; fds: number[]; code?: undefined } | { code: string; errno: number; syscall: string; message: string };
 
 /** A thread of the addon's that stays in one namespace and makes tun/tap devices there. */
 export interface NativeTunWorker {

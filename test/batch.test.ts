@@ -1,7 +1,6 @@
 /** Kernel tier: the batch API's semantics (results, partial failure, stop, rollback). */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
 import { ip, kernelTest, withHandle } from './helpers/kernel';
 
@@ -39,7 +38,13 @@ kernelTest(t, "onError 'stop': what was not yet sent is skipped", () =>
       { onError: 'stop' },
     );
     assert.equal(codes(r), ['ok', 'ENODEV', 'ESKIPPED']);
-    assert.is(await h.getLink('s1').then(() => 'ok', (e) => e.code), 'ENODEV');
+    assert.is(
+      await h.getLink('s1').then(
+        () => 'ok',
+        (e) => e.code,
+      ),
+      'ENODEV',
+    );
   }),
 );
 
@@ -74,7 +79,11 @@ kernelTest(t, 'operations on one link keep their order on the wire', () =>
   withHandle(async (h) => {
     const ops: BatchOp[] = [{ op: 'createBridge', name: 'br0' }];
     for (let i = 0; i < 50; i++)
-      ops.push({ op: 'createTap', name: `o${i}` }, { op: 'setLink', dev: `o${i}`, change: { master: 'br0', up: true } }, { op: 'setLink', dev: `o${i}`, change: { master: null, mtu: 1400 } });
+      ops.push(
+        { op: 'createTap', name: `o${i}` },
+        { op: 'setLink', dev: `o${i}`, change: { master: 'br0', up: true } },
+        { op: 'setLink', dev: `o${i}`, change: { master: null, mtu: 1400 } },
+      );
     const r = await runBatch(h, ops);
     assert.is(r.failed, 0, codes(r).join());
     const taps = await h.listLinks({ kind: 'tun' });
@@ -93,11 +102,17 @@ kernelTest(t, 'group delete removes exactly the devices named, never others in t
     const del: BatchOp[] = Array.from({ length: 40 }, (_, i) => ({ op: 'delete', dev: `d${i}` }));
     del.splice(20, 0, { op: 'delete', dev: 'nosuch0' });
     const r = await runBatch(h, del);
-    assert.equal(codes(r).filter((c) => c !== 'ok'), ['ENODEV']);
+    assert.equal(
+      codes(r).filter((c) => c !== 'ok'),
+      ['ENODEV'],
+    );
     assert.is(codes(r)[20], 'ENODEV');
     const left = (await h.listLinks()).map((l) => l.name).sort();
     assert.equal(left, ['keep0', 'keep1', 'keep2', 'keep3', 'keep4', 'keepbr', 'lo']);
-    assert.ok((await h.listLinks()).filter((l) => l.name !== 'lo').every((l) => l.group === 42), 'the others keep their group');
+    assert.ok(
+      (await h.listLinks()).filter((l) => l.name !== 'lo').every((l) => l.group === 42),
+      'the others keep their group',
+    );
   }),
 );
 

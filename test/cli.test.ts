@@ -41,7 +41,11 @@ kernelTest(t, 'bridge add twice: EEXIST; self-enslave: the kernel message; 16 by
     r = hostwire(['-n', ns, '--json', 'bridge', 'add', 'abcdefghijklmnop']);
     assert.is(r.status, 1);
     assert.is(jsonErr(r).code, 'EINVALIDNAME');
-    for (const bad of [['link', 'set', 'br0', 'address', '02:00:00:00:00'], ['bridge', 'add', 'x/y'], ['link', 'set', 'br0', 'master', 'nobr']]) {
+    for (const bad of [
+      ['link', 'set', 'br0', 'address', '02:00:00:00:00'],
+      ['bridge', 'add', 'x/y'],
+      ['link', 'set', 'br0', 'master', 'nobr'],
+    ]) {
       r = hostwire(['-n', ns, '--json', ...bad]);
       assert.is(r.status, 1, bad.join(' '));
       assert.ok(['EINVALIDMAC', 'EINVALIDNAME', 'ENODEV'].includes(jsonErr(r).code), r.stderr);
@@ -52,7 +56,10 @@ kernelTest(t, 'bridge add twice: EEXIST; self-enslave: the kernel message; 16 by
     const shown = JSON.parse(ok(hostwire(['-n', ns, '--json', 'bridge', 'show'])));
     assert.equal(shown.map((b: any) => b.name).sort(), ['br0', 'br1']);
     ok(hostwire(['-n', ns, 'bridge', 'del', 'br1']));
-    assert.equal(ipJson('-n', ns, 'link', 'show', 'type', 'bridge').map((l: any) => l.ifname), ['br0']);
+    assert.equal(
+      ipJson('-n', ns, 'link', 'show', 'type', 'bridge').map((l: any) => l.ifname),
+      ['br0'],
+    );
   }),
 );
 
@@ -66,7 +73,17 @@ kernelTest(t, '500 veth ports attached by one batch file, listed like ip lists t
     const theirs = ipJson('-n', ns, 'link', 'show', 'master', 'br0');
     assert.is(ours.length, 500);
     assert.equal(ours.map((l: any) => l.name).sort(), theirs.map((l: any) => l.ifname).sort());
-    assert.ok(ours.every((l: any) => l.master === 'br0' && typeof l.index === 'number' && l.kind === 'veth' && l.mtu === 1500 && /^[0-9a-f:]{17}$/.test(l.address) && typeof l.state === 'string'));
+    assert.ok(
+      ours.every(
+        (l: any) =>
+          l.master === 'br0' &&
+          typeof l.index === 'number' &&
+          l.kind === 'veth' &&
+          l.mtu === 1500 &&
+          /^[0-9a-f:]{17}$/.test(l.address) &&
+          typeof l.state === 'string',
+      ),
+    );
     const detach = Array.from({ length: 500 }, (_, i) => `link set v${i} nomaster`).join('\n');
     ok(hostwire(['-n', ns, 'batch', '-'], detach));
     assert.equal(ipJson('-n', ns, 'link', 'show', 'master', 'br0'), []);
@@ -75,7 +92,10 @@ kernelTest(t, '500 veth ports attached by one batch file, listed like ip lists t
 
 kernelTest(t, 'batch: a failing line is reported with its number, the rest still run, exit 1', () =>
   withNetns((ns) => {
-    const r = hostwire(['-n', ns, 'batch', '-'], ['bridge add br0', '# a comment', '', 'link set nope up', 'tap add t0', 'frobnicate', 'link set t0 master br0'].join('\n'));
+    const r = hostwire(
+      ['-n', ns, 'batch', '-'],
+      ['bridge add br0', '# a comment', '', 'link set nope up', 'tap add t0', 'frobnicate', 'link set t0 master br0'].join('\n'),
+    );
     assert.is(r.status, 1);
     assert.match(r.stderr, /batch line 4: ENODEV/);
     assert.match(r.stderr, /batch line 6: EUSAGE/);
@@ -85,7 +105,25 @@ kernelTest(t, 'batch: a failing line is reported with its number, the rest still
 
 kernelTest(t, 'tap add: ip -d agrees on every flag, and link show decodes the same; a taken name is left alone', () =>
   withNetns((ns) => {
-    ok(hostwire(['-n', ns, 'tap', 'add', 'tap0', '--owner', '1000', '--group', '1000', '--multi-queue', '--vnet-hdr', '--mtu', '9000', '--address', '02:00:00:00:00:01']));
+    ok(
+      hostwire([
+        '-n',
+        ns,
+        'tap',
+        'add',
+        'tap0',
+        '--owner',
+        '1000',
+        '--group',
+        '1000',
+        '--multi-queue',
+        '--vnet-hdr',
+        '--mtu',
+        '9000',
+        '--address',
+        '02:00:00:00:00:01',
+      ]),
+    );
     const [x] = ipJson('-n', ns, '-d', 'link', 'show', 'tap0');
     const [ours] = JSON.parse(ok(hostwire(['-n', ns, '--json', 'link', 'show', 'tap0'])));
     assert.is(ours.kind, x.linkinfo.info_kind);
@@ -99,8 +137,14 @@ kernelTest(t, 'tap add: ip -d agrees on every flag, and link show decodes the sa
     assert.is(ipJson('-n', ns, 'link', 'show', 'tap0')[0].mtu, 9000);
     const batch = [...Array.from({ length: 200 }, (_, i) => `tap add bt${i}`), ...Array.from({ length: 200 }, (_, i) => `link del bt${i}`)];
     ok(hostwire(['-n', ns, 'batch', '-'], batch.join('\n')));
-    assert.equal(ipJson('-n', ns, 'link', 'show', 'type', 'tun').map((l: any) => l.ifname), ['tap0']);
-    assert.equal(JSON.parse(ok(hostwire(['-n', ns, '--json', 'tap', 'show']))).map((l: any) => l.name), ['tap0']);
+    assert.equal(
+      ipJson('-n', ns, 'link', 'show', 'type', 'tun').map((l: any) => l.ifname),
+      ['tap0'],
+    );
+    assert.equal(
+      JSON.parse(ok(hostwire(['-n', ns, '--json', 'tap', 'show']))).map((l: any) => l.name),
+      ['tap0'],
+    );
     ok(hostwire(['-n', ns, 'tap', 'del', 'tap0']));
   }),
 );
@@ -114,7 +158,11 @@ kernelTest(t, 'netns add / list / del through the CLI, visible to ip netns', () 
     ok(hostwire(['-n', ns, 'link', 'add', 'a', 'type', 'veth', 'peer', 'b']));
     ok(hostwire(['-n', ns, 'link', 'set', 'b', 'netns', ns]));
     ok(hostwire(['netns', 'del', ns]));
-    assert.not.ok(ip('netns', 'list').split('\n').some((l) => l.split(' ')[0] === ns));
+    assert.not.ok(
+      ip('netns', 'list')
+        .split('\n')
+        .some((l) => l.split(' ')[0] === ns),
+    );
   } finally {
     spawnSync('ip', ['netns', 'del', ns]);
   }
@@ -128,17 +176,29 @@ kernelTest(t, 'addr and route: add, show and del agree with ip; bad input refuse
     ok(hostwire(['-n', ns, 'addr', 'add', 'fd00::1/64', 'dev', 'r0']));
     ok(hostwire(['-n', ns, 'route', 'add', 'default', 'via', '10.9.0.254', 'dev', 'r0', 'metric', '50']));
     ok(hostwire(['-n', ns, 'route', 'add', '10.77.0.0/16', 'via', '10.9.0.2']));
-    const theirs = ipJson('-n', ns, 'addr', 'show', 'dev', 'r0')[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`).sort();
-    const ours = JSON.parse(ok(hostwire(['-n', ns, '--json', 'addr', 'show', 'dev', 'r0']))).map((a: any) => `${a.address}/${a.prefixlen}`).sort();
+    const theirs = ipJson('-n', ns, 'addr', 'show', 'dev', 'r0')[0]
+      .addr_info.map((a: any) => `${a.local}/${a.prefixlen}`)
+      .sort();
+    const ours = JSON.parse(ok(hostwire(['-n', ns, '--json', 'addr', 'show', 'dev', 'r0'])))
+      .map((a: any) => `${a.address}/${a.prefixlen}`)
+      .sort();
     assert.equal(ours, theirs);
     assert.ok(ours.includes('10.9.0.1/24') && ours.includes('fd00::1/64'));
     const routes = (j: any[]) => j.map((r: any) => `${r.dst} ${r.gateway ?? '-'} ${r.dev} ${r.metric ?? r.priority ?? 0}`).sort();
-    assert.equal(routes(JSON.parse(ok(hostwire(['-n', ns, '--json', 'route', 'show', '-4'])))), routes(ipJson('-n', ns, '-4', 'route', 'show')));
+    assert.equal(
+      routes(JSON.parse(ok(hostwire(['-n', ns, '--json', 'route', 'show', '-4'])))),
+      routes(ipJson('-n', ns, '-4', 'route', 'show')),
+    );
     assert.match(ok(hostwire(['-n', ns, 'route', 'show', '-4'])), /^default via 10\.9\.0\.254 dev r0 proto boot metric 50$/m);
     ok(hostwire(['-n', ns, 'route', 'del', '10.77.0.0/16', 'via', '10.9.0.2']));
     assert.not.ok(ip('-n', ns, 'route').includes('10.77.0.0'));
     const before = ip('-n', ns, 'addr');
-    for (const bad of [['addr', 'add', '10.9.0.1/33', 'dev', 'r0'], ['addr', 'add', '10.1.0.1/24', 'dev', 'nosuch'], ['route', 'add', 'default', 'dev', 'r0'], ['addr', 'add', '10.1.0.1/24']]) {
+    for (const bad of [
+      ['addr', 'add', '10.9.0.1/33', 'dev', 'r0'],
+      ['addr', 'add', '10.1.0.1/24', 'dev', 'nosuch'],
+      ['route', 'add', 'default', 'dev', 'r0'],
+      ['addr', 'add', '10.1.0.1/24'],
+    ]) {
       const r = hostwire(['-n', ns, '--json', ...bad]);
       assert.ok(r.status === 1 || r.status === 2, bad.join(' '));
       assert.ok(['EINVALIDADDR', 'ENODEV', 'EUSAGE'].includes(jsonErr(r).code), r.stderr);
@@ -152,7 +212,9 @@ kernelTest(t, 'addr and route: add, show and del agree with ip; bad input refuse
 kernelTest(t, 'no verb spawns a process (strace -f -e execve)', () =>
   withNetns((ns) => {
     const trace = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hwstrace-')), 'out');
-    const batch = tmpFile('bridge add br0\ntap add t0\nlink set t0 master br0 up\nlink add v0 type veth peer v1\nlink del v0\nnetns list\n');
+    const batch = tmpFile(
+      'bridge add br0\ntap add t0\nlink set t0 master br0 up\nlink add v0 type veth peer v1\nlink del v0\nnetns list\n',
+    );
     const runs = [
       ['link', 'show'],
       ['batch', batch],
@@ -161,9 +223,14 @@ kernelTest(t, 'no verb spawns a process (strace -f -e execve)', () =>
       ['link', 'set', 'br0', 'mtu', '1400'],
     ];
     for (const args of runs) {
-      const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', trace, process.execPath, CLI, '-n', ns, ...args], { encoding: 'utf8' });
+      const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', trace, process.execPath, CLI, '-n', ns, ...args], {
+        encoding: 'utf8',
+      });
       assert.is(r.status, 0, r.stderr);
-      const execs = fs.readFileSync(trace, 'utf8').split('\n').filter((l) => /execve\(/.test(l));
+      const execs = fs
+        .readFileSync(trace, 'utf8')
+        .split('\n')
+        .filter((l) => /execve\(/.test(l));
       assert.is(execs.length, 1, `${args.join(' ')}: ${execs.join('\n')}`);
     }
   }),
@@ -172,7 +239,11 @@ kernelTest(t, 'no verb spawns a process (strace -f -e execve)', () =>
 kernelTest(t, 'without the capabilities of root: EPERM with its code, no crash', () =>
   withNetns((ns) => {
     const nocaps = { prefix: ['setpriv', '--bounding-set=-all', '--inh-caps=-all', '--'] };
-    for (const args of [['bridge', 'add', 'brx'], ['tap', 'add', 'tx0'], ['netns', 'add', uniqueName('np')]]) {
+    for (const args of [
+      ['bridge', 'add', 'brx'],
+      ['tap', 'add', 'tx0'],
+      ['netns', 'add', uniqueName('np')],
+    ]) {
       const r = hostwire(['--json', ...args], undefined, nocaps);
       assert.is(r.signal, null);
       assert.is(r.status, 1, r.stderr);

@@ -23,7 +23,6 @@ import { randomMac } from '../src/workflow/domain';
 import { SYSTEM_URI, pgrep, startLibvirtd, type Libvirtd } from './helpers/libvirtd';
 import { removeDefinitions, vmXml, waitFor } from './helpers/vm';
 
-
 const DEMO_DOM = `hwdemo-vm${process.pid}`;
 
 /**
@@ -58,7 +57,6 @@ async function hw(base: Omit<CliContext, 'out'>, words: string[], note = ''): Pr
   return out;
 }
 
-
 /** Removes what the walk defined, whatever state it is in. */
 async function undefineAll(uri: string, dom: string, net: string): Promise<void> {
   const c = await Connection.open(uri);
@@ -81,22 +79,34 @@ async function realWalk(ns: string, tmp: string): Promise<void> {
     await hw(base, ['bridge', 'add', 'br0', '--stp', 'off'], 'ip link add br0 type bridge');
     await hw(base, ['link', 'set', 'br0', 'up'], 'ip link set br0 up');
     await hw(base, ['bridge', 'show'], 'brctl show');
-    await hw(base, ['net', 'define-bridge', NET, '--bridge', 'br0', '--start', '--autostart'], "<forward mode='bridge'/><bridge name='br0'/>");
+    await hw(
+      base,
+      ['net', 'define-bridge', NET, '--bridge', 'br0', '--start', '--autostart'],
+      "<forward mode='bridge'/><bridge name='br0'/>",
+    );
     await hw(base, ['net', 'list', '--all']);
     const file = path.join(tmp, 'vm.xml');
     fs.writeFileSync(file, vmXml(DOM, NET));
     await hw(base, ['domain', 'define', file], 'virsh define vm.xml (diskless q35, one NIC on host-bridge)');
     await hw(base, ['domain', 'start', DOM], 'virsh start');
     await hw(base, ['domain', 'list']);
-    await hw(base, ['link', 'show', 'master', 'br0'], 'ip link show master br0: the VM\'s tap');
+    await hw(base, ['link', 'show', 'master', 'br0'], "ip link show master br0: the VM's tap");
     await hw(base, ['domain', 'iflist', DOM], 'virsh domiflist + the bridge each tap is on now');
     const mac = randomMac();
-    await hw(base, ['domain', 'attach-interface', DOM, '--network', NET, '--mac', mac, '--model', 'virtio', '--live'], 'virsh attach-interface --live');
+    await hw(
+      base,
+      ['domain', 'attach-interface', DOM, '--network', NET, '--mac', mac, '--model', 'virtio', '--live'],
+      'virsh attach-interface --live',
+    );
     await hw(base, ['link', 'show', 'master', 'br0'], 'a second tap appears');
     await hw(base, ['domain', 'detach-interface', DOM, '--mac', mac, '--live'], 'virsh detach-interface --mac');
     const h = new Handle({ netns: ns });
     try {
-      await waitFor(() => h.listLinks({ master: 'br0' }), (l) => l.length === 1, 'the unplugged tap to leave br0');
+      await waitFor(
+        () => h.listLinks({ master: 'br0' }),
+        (l) => l.length === 1,
+        'the unplugged tap to leave br0',
+      );
     } finally {
       h.close();
     }
@@ -181,7 +191,8 @@ async function main(): Promise<void> {
     if (daemon.ns && listNetns().includes(daemon.ns)) left.push(`namespace ${daemon.ns}`);
   }
   if (spawnSync('pgrep', ['-f', `guest=${DEMO_DOM}`]).status === 0) left.push('qemu still running');
-  if (fs.existsSync('/etc/libvirt/qemu') && fs.readdirSync('/etc/libvirt/qemu').some((f) => f.startsWith('hwdemo-vm'))) left.push('domain definition');
+  if (fs.existsSync('/etc/libvirt/qemu') && fs.readdirSync('/etc/libvirt/qemu').some((f) => f.startsWith('hwdemo-vm')))
+    left.push('domain definition');
   if (fs.existsSync('/etc/libvirt/qemu/networks/host-bridge.xml')) left.push('network definition');
   if (left.length) throw new Error(`left behind: ${left.join(', ')}`);
   say('\nNothing left behind: no namespace, no daemon, no qemu, no definitions.');

@@ -31,7 +31,6 @@ const BR = `hwe2e${process.pid % 1_000_000}`; // <= 15 characters
 
 const virsh = (...args: string[]): string => execFileSync('virsh', ['-q', '-c', SYSTEM_URI, ...args], { encoding: 'utf8' });
 
-
 async function cleanup(): Promise<void> {
   const c = await Connection.open(SYSTEM_URI).catch(() => null);
   if (!c) return;
@@ -86,8 +85,18 @@ test('e2e: the bridged-networking walk on a real libvirtd + QEMU', async () => {
     assert.is((await editNetwork(c, NET, () => undefined)).changed, false);
     const before = await networkDefinition(c, NET);
     // Refused by the model (stp is not allowed in bridge mode) and by libvirt (no <ip> in bridge mode).
-    await assertCode(editNetwork(c, NET, (m) => { m.bridge!.stp = false; }), 'EXMLSCHEMA');
-    await assertCode(editNetwork(c, NET, (m) => { m.ips.push({ address: '10.1.2.3', prefix: 24 }); }), 'VIR_ERR_CONFIG_UNSUPPORTED');
+    await assertCode(
+      editNetwork(c, NET, (m) => {
+        m.bridge!.stp = false;
+      }),
+      'EXMLSCHEMA',
+    );
+    await assertCode(
+      editNetwork(c, NET, (m) => {
+        m.ips.push({ address: '10.1.2.3', prefix: 24 });
+      }),
+      'VIR_ERR_CONFIG_UNSUPPORTED',
+    );
     assert.is(await networkDefinition(c, NET), before, 'a refused edit leaves the definition');
 
     // A diskless VM on the network: its tap is a port of the bridge.
@@ -122,7 +131,11 @@ test('e2e: the bridged-networking walk on a real libvirtd + QEMU', async () => {
     assert.match(virsh('domiflist', DOM), new RegExp(mac));
     const det = await detachInterface(c, DOM, { mac, live: true });
     assert.is(det.removed, true);
-    await waitFor(async () => ports(), (p) => p.length === 1, 'the unplugged tap to leave the bridge');
+    await waitFor(
+      async () => ports(),
+      (p) => p.length === 1,
+      'the unplugged tap to leave the bridge',
+    );
     assert.equal(ports(), [tap0]);
     assert.not.match(virsh('domiflist', DOM), new RegExp(mac));
     await assertCode(detachInterface(c, DOM, { mac, live: true }), 'ENOIFACE');

@@ -35,19 +35,25 @@ function ctxCapture(json = false): { ctx: CliContext; lines: string[] } {
 
 test('formatTable lays out columns as vshTable does', () => {
   assert.is(formatTable(['Id', 'Name', 'State'], []), ' Id   Name   State\n--------------------\n\n');
-  assert.is(formatTable(['Id', 'Name', 'State'], [['-', 'test', 'shut off']]), ' Id   Name   State\n-----------------------\n -    test   shut off\n\n');
+  assert.is(
+    formatTable(['Id', 'Name', 'State'], [['-', 'test', 'shut off']]),
+    ' Id   Name   State\n-----------------------\n -    test   shut off\n\n',
+  );
 });
 
 test('net list --all prints what virsh net-list --all prints', () => {
   const r = hostwire('--uri', URI, 'net', 'list', '--all');
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout, virsh('net-list', '--all'));
-  assert.match(r.stdout, /^ default   active   no          yes$/m);
+  assert.match(r.stdout, /^ default {3}active {3}no {10}yes$/m);
   assert.is(hostwire('--uri', URI, 'net', 'list').stdout, virsh('net-list'));
 });
 
 test('net list --all --json gives name, active, autostart, persistent, bridge with booleans', () => {
-  for (const argv of [['--uri', URI, '--json', 'net', 'list', '--all'], ['--uri', URI, 'net', 'list', '--all', '--json']]) {
+  for (const argv of [
+    ['--uri', URI, '--json', 'net', 'list', '--all'],
+    ['--uri', URI, 'net', 'list', '--all', '--json'],
+  ]) {
     const r = hostwire(...argv);
     assert.is(r.status, 0, r.stderr);
     const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
@@ -62,7 +68,11 @@ test('net list --all --json gives name, active, autostart, persistent, bridge wi
 
 test("net info prints what virsh net-info prints; domain iflist has domiflist's columns, then the kernel's Master", () => {
   assert.is(hostwire('--uri', URI, 'net', 'info', 'default').stdout, virsh('net-info', 'default'));
-  const words = (text: string) => text.split('\n').filter((l) => l.trim() && !/^-+$/.test(l.trim())).map((l) => l.trim().split(/\s+/));
+  const words = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.trim() && !/^-+$/.test(l.trim()))
+      .map((l) => l.trim().split(/\s+/));
   const ours = words(hostwire('--uri', URI, 'domain', 'iflist', 'test').stdout);
   const theirs = words(virsh('domiflist', 'test'));
   assert.is(ours.length, theirs.length);
@@ -118,7 +128,10 @@ test('in one process: net define/start/autostart/destroy/undefine and domain def
     const netFile = path.join(dir, 'net.xml');
     fs.writeFileSync(netFile, buildXml({ network: { name: net, forward: { '@_mode': 'bridge' }, bridge: { '@_name': 'hwclibr0' } } }));
     const domFile = path.join(dir, 'dom.xml');
-    fs.writeFileSync(domFile, buildXml({ domain: { '@_type': 'test', name: dom, memory: { '@_unit': 'MiB', '#text': '64' }, os: { type: 'hvm' } } }));
+    fs.writeFileSync(
+      domFile,
+      buildXml({ domain: { '@_type': 'test', name: dom, memory: { '@_unit': 'MiB', '#text': '64' }, os: { type: 'hvm' } } }),
+    );
     assert.is(await virtVerbs.net(ctx, ['define', netFile]), 0);
     assert.is(await virtVerbs.net(ctx, ['start', net]), 0);
     assert.is(await virtVerbs.net(ctx, ['autostart', net]), 0);
@@ -131,20 +144,23 @@ test('in one process: net define/start/autostart/destroy/undefine and domain def
     assert.is(await virtVerbs.domain(ctx, ['start', dom]), 0);
     assert.is(await virtVerbs.domain(ctx, ['destroy', dom]), 0);
     assert.is(await virtVerbs.domain(ctx, ['undefine', dom]), 0);
-    assert.equal(lines.map((l) => l.trim()), [
-      `Network ${net} defined from ${netFile}`,
-      `Network ${net} started`,
-      `Network ${net} marked as autostarted`,
-      `Network ${net} unmarked as autostarted`,
-      `Network ${net} destroyed`,
-      `Network ${net} has been undefined`,
-      `Domain '${dom}' defined from ${domFile}`,
-      `Domain '${dom}' started`,
-      `Domain '${dom}' is being shutdown`,
-      `Domain '${dom}' started`,
-      `Domain '${dom}' destroyed`,
-      `Domain '${dom}' has been undefined`,
-    ]);
+    assert.equal(
+      lines.map((l) => l.trim()),
+      [
+        `Network ${net} defined from ${netFile}`,
+        `Network ${net} started`,
+        `Network ${net} marked as autostarted`,
+        `Network ${net} unmarked as autostarted`,
+        `Network ${net} destroyed`,
+        `Network ${net} has been undefined`,
+        `Domain '${dom}' defined from ${domFile}`,
+        `Domain '${dom}' started`,
+        `Domain '${dom}' is being shutdown`,
+        `Domain '${dom}' started`,
+        `Domain '${dom}' destroyed`,
+        `Domain '${dom}' has been undefined`,
+      ],
+    );
   } finally {
     const c = await Connection.open(URI);
     for (const d of await c.listAllDomains()) {
@@ -180,7 +196,10 @@ test('event --timeout prints lifecycle events as they come, then exits 0', async
     assert.is(await running, 0);
     assert.is(await runningJson, 0);
     assert.equal(lines, ["event 'lifecycle' for domain 'test': Stopped Destroyed", "event 'lifecycle' for domain 'test': Started Booted"]);
-    assert.equal(json.lines.map((l) => JSON.parse(l).event), ['STOPPED', 'STARTED']);
+    assert.equal(
+      json.lines.map((l) => JSON.parse(l).event),
+      ['STOPPED', 'STARTED'],
+    );
   } finally {
     await c.close();
   }

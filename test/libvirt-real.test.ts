@@ -24,7 +24,7 @@ import {
   type LifecycleEvent,
   type Network,
 } from '../src/libvirt';
-import { buildXml, type XmlNode } from '../src/xml/parser';
+import { buildXml } from '../src/xml/parser';
 import { SYSTEM_URI, pgrep, startLibvirtd, type Libvirtd } from './helpers/libvirtd';
 import { removeDefinitions, vmXml, waitFor } from './helpers/vm';
 
@@ -36,7 +36,6 @@ const NET2 = `${TAG}-net2`;
 const BRIDGE = `hwbr${process.pid % 1_000_000}`; // <= 15 characters
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 
 function networkXml(name: string, bridge: string): string {
   return buildXml({ network: { name, forward: { '@_mode': 'bridge' }, bridge: { '@_name': bridge } } });
@@ -61,7 +60,6 @@ class Events {
     });
   }
 }
-
 
 async function cleanupLibvirt(conn: Connection | null): Promise<void> {
   const c = conn && !conn.closed ? conn : await Connection.open(SYSTEM_URI).catch(() => null);
@@ -148,7 +146,13 @@ test('real libvirtd + QEMU: bridged network, diskless domain, events, live NIC h
 
     // Hot-plug a NIC, then unplug it, matching by MAC (a hot-plugged NIC on a network source
     // shows as type='bridge' in the live XML).
-    const mac = `52:54:00:${[1, 2, 3].map(() => Math.floor(Math.random() * 256).toString(16).padStart(2, '0')).join(':')}`;
+    const mac = `52:54:00:${[1, 2, 3]
+      .map(() =>
+        Math.floor(Math.random() * 256)
+          .toString(16)
+          .padStart(2, '0'),
+      )
+      .join(':')}`;
     const nic = interfaceXml({ type: 'network', source: NET, mac, model: 'virtio' });
     await dom.attachDevice(nic, VIR_DOMAIN_AFFECT_LIVE);
     const plugged = (await dom.interfaces()).find((i) => i.mac === mac);
@@ -157,7 +161,12 @@ test('real libvirtd + QEMU: bridged network, diskless domain, events, live NIC h
     // The tap is in the daemon's namespace, enslaved to the bridge.
     assert.match(daemon.ip(['-o', 'link', 'show', 'master', BRIDGE]), new RegExp(`${plugged!.target}`));
     await dom.detachDevice(nic, VIR_DOMAIN_AFFECT_LIVE);
-    await waitFor(() => dom.interfaces(), (ifs) => !ifs.some((i) => i.mac === mac), 'NIC unplugged', 20_000);
+    await waitFor(
+      () => dom.interfaces(),
+      (ifs) => !ifs.some((i) => i.mac === mac),
+      'NIC unplugged',
+      20_000,
+    );
 
     await dom.destroy();
     const stopped = await events.waitFor((e) => e.kind === 'domain' && e.name === DOM && e.event === 'STOPPED', 'domain STOPPED');

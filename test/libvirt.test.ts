@@ -166,7 +166,10 @@ test('networks: define, start, destroy, undefine a new one (names escaped by the
     await n.create();
     assert.is(await n.isActive(), true);
     const row = (await c.listAllNetworks()).find((r) => r.name === name);
-    assert.equal({ ...row!, uuid: '' }, { name, uuid: '', active: true, autostart: false, persistent: true, bridge: `hwbr${process.pid % 100000}` });
+    assert.equal(
+      { ...row!, uuid: '' },
+      { name, uuid: '', active: true, autostart: false, persistent: true, bridge: `hwbr${process.pid % 100000}` },
+    );
     await n.destroy();
     await n.undefine();
     await rejects(c.networkLookupByName(name), 'VIR_ERR_NO_NETWORK');
@@ -203,7 +206,18 @@ test('domains: list, lookup, state, XML, interfaces, destroy and start again', a
     assert.is(await d.isPersistent(), true);
     assert.match(await d.getXMLDesc(), /<name>test<\/name>/);
     const ifs = await d.interfaces();
-    assert.equal(ifs, [{ type: 'network', mac: 'aa:bb:cc:dd:ee:ff', target: 'testnet0', source: 'default', network: 'default', bridge: null, model: null, alias: null }]);
+    assert.equal(ifs, [
+      {
+        type: 'network',
+        mac: 'aa:bb:cc:dd:ee:ff',
+        target: 'testnet0',
+        source: 'default',
+        network: 'default',
+        bridge: null,
+        model: null,
+        alias: null,
+      },
+    ]);
     await d.destroy();
     assert.is((await d.getState()).state, 'shut off');
     assert.is(await d.getID(), -1);
@@ -263,7 +277,9 @@ test('LibvirtError carries libvirt name, number, domain, level; read on the call
     await rejects(c.networkLookupByName('no-such'), 'VIR_ERR_NO_NETWORK');
     // Many failing and succeeding calls at once: each gets its own thread's error.
     const results = await Promise.allSettled(
-      Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? c.domainLookupByName('no-such') : i % 3 === 1 ? c.networkLookupByName('no-such') : c.domainLookupByName('test'))),
+      Array.from({ length: 60 }, (_, i) =>
+        i % 3 === 0 ? c.domainLookupByName('no-such') : i % 3 === 1 ? c.networkLookupByName('no-such') : c.domainLookupByName('test'),
+      ),
     );
     results.forEach((r, i) => {
       if (i % 3 === 2) {
@@ -301,7 +317,10 @@ test('validation happens in TypeScript before the addon is called', async () => 
     await rejects(d.attachDevice(interfaceXml({ type: 'network', source: 'default' }), 1 << 7), 'EINVALIDFLAGS');
     await rejects(d.getXMLDesc(0.5), 'EINVALIDFLAGS');
     d.free();
-    assert.throws(() => interfaceXml({ type: 'network', source: 'default', mac: 'zz' }), (e: { code: string }) => e.code === 'EINVALIDMAC');
+    assert.throws(
+      () => interfaceXml({ type: 'network', source: 'default', mac: 'zz' }),
+      (e: { code: string }) => e.code === 'EINVALIDMAC',
+    );
   } finally {
     await c.close();
   }
@@ -311,7 +330,18 @@ test('interfacesFromXml reads type, MAC, target, source, model; matches by MAC',
   const xml = `<domain><devices>
     <interface type='bridge'><mac address='52:54:00:AB:CD:EF'/><source bridge='br0'/><target dev='vnet3'/><model type='virtio'/><alias name='net1'/></interface>
   </devices></domain>`;
-  assert.equal(interfacesFromXml(xml), [{ type: 'bridge', mac: '52:54:00:ab:cd:ef', target: 'vnet3', source: 'br0', network: null, bridge: 'br0', model: 'virtio', alias: 'net1' }]);
+  assert.equal(interfacesFromXml(xml), [
+    {
+      type: 'bridge',
+      mac: '52:54:00:ab:cd:ef',
+      target: 'vnet3',
+      source: 'br0',
+      network: null,
+      bridge: 'br0',
+      model: 'virtio',
+      alias: 'net1',
+    },
+  ]);
   assert.equal(interfacesFromXml('<domain><devices/></domain>'), []);
 });
 
@@ -325,7 +355,10 @@ test('events: domain STARTED/STOPPED and network lifecycle, through the emitter 
     const stopped = waitEvent(c, (e) => e.kind === 'domain' && e.event === 'STOPPED');
     await d.destroy();
     const s = await stopped;
-    assert.equal({ ...s, uuid: '' }, { kind: 'domain', name: 'test', uuid: '', event: 'STOPPED', detail: 'DESTROYED', eventNumber: 5, detailNumber: 1 });
+    assert.equal(
+      { ...s, uuid: '' },
+      { kind: 'domain', name: 'test', uuid: '', event: 'STOPPED', detail: 'DESTROYED', eventNumber: 5, detailNumber: 1 },
+    );
     const started = waitEvent(c, (e) => e.kind === 'domain' && e.event === 'STARTED');
     await d.create();
     assert.is((await started).detail, 'BOOTED');
@@ -344,7 +377,10 @@ test('events: domain STARTED/STOPPED and network lifecycle, through the emitter 
     await n.create();
     n.free();
     await iterating;
-    assert.equal(seen.map((e) => `${e.kind}:${e.name}:${e.event}`), ['network:default:STOPPED', 'network:default:STARTED']);
+    assert.equal(
+      seen.map((e) => `${e.kind}:${e.name}:${e.event}`),
+      ['network:default:STOPPED', 'network:default:STARTED'],
+    );
 
     await c.domainEventDeregisterAny(did);
     await c.networkEventDeregisterAny(nid);
@@ -382,7 +418,13 @@ test('200 calls in flight on one connection keep the event loop responsive', asy
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     const calls = Array.from({ length: 200 }, (_, i) =>
-      i % 4 === 0 ? c.listAllDomains() : i % 4 === 1 ? c.listAllNetworks() : i % 4 === 2 ? c.domainLookupByName('test').then((d) => (d.free(), d.name)) : c.getHostname(),
+      i % 4 === 0
+        ? c.listAllDomains()
+        : i % 4 === 1
+          ? c.listAllNetworks()
+          : i % 4 === 2
+            ? c.domainLookupByName('test').then((d) => (d.free(), d.name))
+            : c.getHostname(),
     );
     const results = await Promise.all(calls);
     clearInterval(timer);
@@ -421,9 +463,15 @@ test('10,000 lookups leave RSS flat: every virDomainPtr/virNetworkPtr is freed',
   }
 });
 
-function runChild(code: string, timeoutMs: number): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
+function runChild(
+  code: string,
+  timeoutMs: number,
+): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
   const lib = path.resolve(__dirname, '../src/libvirt');
-  const r = spawnSync(process.execPath, ['-e', `const L = require(${JSON.stringify(lib)});\n${code}`], { encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync(process.execPath, ['-e', `const L = require(${JSON.stringify(lib)});\n${code}`], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -452,7 +500,10 @@ test('the process exits by itself: open connections and the event thread do not 
 });
 
 test('a live subscription keeps the process alive, like a listening socket', () => {
-  const r = runChild(`L.Connection.open('test:///default').then(async (c) => { await c.domainEventRegisterAny(); console.log('subscribed'); });`, 3000);
+  const r = runChild(
+    `L.Connection.open('test:///default').then(async (c) => { await c.domainEventRegisterAny(); console.log('subscribed'); });`,
+    3000,
+  );
   assert.is(r.stdout.trim(), 'subscribed');
   assert.is(r.signal, 'SIGTERM', 'expected the child to be still running at the timeout');
 });

@@ -12,13 +12,20 @@ kernelTest(t, 'add: ip netns list shows it and ip netns exec works; del removes 
   const ns = uniqueName('nsa');
   try {
     addNetns(ns);
-    assert.ok(ip('netns', 'list').split('\n').some((l) => l.split(' ')[0] === ns));
+    assert.ok(
+      ip('netns', 'list')
+        .split('\n')
+        .some((l) => l.split(' ')[0] === ns),
+    );
     assert.ok(listNetns().includes(ns));
     assert.is(spawnSync('ip', ['netns', 'exec', ns, 'true']).status, 0);
     // It is a new namespace: only lo, and a handle opened there sees the same.
     const h = new Handle({ netns: ns });
     try {
-      assert.equal((await h.listLinks()).map((l) => l.name), ['lo']);
+      assert.equal(
+        (await h.listLinks()).map((l) => l.name),
+        ['lo'],
+      );
     } finally {
       h.close();
     }
@@ -61,8 +68,14 @@ kernelTest(t, 'deleting an unknown namespace: ENOENT; a bad name: a validation e
       return (e as { code: string }).code;
     }
   };
-  assert.is(code(() => deleteNetns(uniqueName('none'))), 'ENOENT');
-  assert.is(code(() => addNetns('../etc')), 'EINVALIDNETNS');
+  assert.is(
+    code(() => deleteNetns(uniqueName('none'))),
+    'ENOENT',
+  );
+  assert.is(
+    code(() => addNetns('../etc')),
+    'EINVALIDNETNS',
+  );
 });
 
 t.run();

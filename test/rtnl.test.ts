@@ -6,7 +6,11 @@ import { Handle } from '../src/rtnl/handle';
 import { ip, ipJson, kernelTest, withHandle, withNetns } from './helpers/kernel';
 
 const t = suite('rtnl');
-const codeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e) => e.code);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e) => e.code,
+  );
 
 kernelTest(t, 'bridge with options, MTU and MAC in the create message', () =>
   withHandle(async (h, ns) => {
@@ -51,7 +55,10 @@ kernelTest(t, 'veth pair, set up/down, mtu, mac, name, master and nomaster, dele
     assert.is(v.master, (await h.getLink('br0')).index);
     assert.is(v.slaveKind, 'bridge');
     assert.is((await h.getLink('v0p')).mtu, 1450);
-    assert.equal(ipJson('-n', ns, 'link', 'show', 'master', 'br0').map((l: any) => l.ifname), ['v0']);
+    assert.equal(
+      ipJson('-n', ns, 'link', 'show', 'master', 'br0').map((l: any) => l.ifname),
+      ['v0'],
+    );
     await h.setNoMaster('v0');
     await h.setDown('v0');
     v = await h.getLink(v.index);
@@ -77,7 +84,12 @@ kernelTest(t, 'listLinks filters by kind, master and state in the kernel, and ag
     assert.equal(await names({ kind: 'veth', up: true }), ['a0', 'a1']);
     assert.equal(await names({ name: 'a3' }), ['a3']);
     assert.equal(await names({ name: 'nope' }), []);
-    assert.equal(await names({}), ipJson('-n', ns, 'link', 'show').map((l: any) => l.ifname).sort());
+    assert.equal(
+      await names({}),
+      ipJson('-n', ns, 'link', 'show')
+        .map((l: any) => l.ifname)
+        .sort(),
+    );
   }),
 );
 
@@ -100,7 +112,14 @@ kernelTest(t, 'thousands of requests in flight all settle; the window bounds the
   withHandle(async (h) => {
     await h.createBridge('br0');
     const n = 6000;
-    const results = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? h.getLink('br0') : h.getLink('nosuch')).then(() => 'ok', (e) => e.code)));
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        (i % 2 ? h.getLink('br0') : h.getLink('nosuch')).then(
+          () => 'ok',
+          (e) => e.code,
+        ),
+      ),
+    );
     assert.is(results.filter((r) => r === 'ok').length, n / 2);
     assert.is(results.filter((r) => r === 'ENODEV').length, n / 2);
   }),
@@ -113,8 +132,18 @@ kernelTest(t, 'a receive buffer too small for the window: ENOBUFS settles reques
     const h = new Handle({ netns: ns, window: 5000, rcvbuf: 4096 });
     try {
       await h.createBridge('br0');
-      const results = await Promise.all(Array.from({ length: 5000 }, () => h.getLink('br0').then(() => 'ok', (e) => e.code)));
-      assert.ok(results.every((r) => r === 'ok' || r === 'ENOBUFS'), [...new Set(results)].join());
+      const results = await Promise.all(
+        Array.from({ length: 5000 }, () =>
+          h.getLink('br0').then(
+            () => 'ok',
+            (e) => e.code,
+          ),
+        ),
+      );
+      assert.ok(
+        results.every((r) => r === 'ok' || r === 'ENOBUFS'),
+        [...new Set(results)].join(),
+      );
       assert.ok(results.includes('ENOBUFS'), 'the overflow happened');
       assert.ok(results.includes('ok'), 'replies that fit still settle their requests');
       assert.is((await h.getLink('br0')).name, 'br0');

@@ -23,7 +23,7 @@ function fakeKernel() {
         send(chunks: Uint8Array[]) {
           k.sendCalls++;
           const buf = Buffer.concat(chunks);
-          for (let o = 0; o < buf.length; ) {
+          for (let o = 0; o < buf.length;) {
             const len = buf.readUInt32LE(o);
             sent.push({ type: buf.readUInt16LE(o + 4), flags: buf.readUInt16LE(o + 6), seq: buf.readUInt32LE(o + 8) });
             if (len % 4) throw new Error(`message of ${len} bytes is not padded`);
@@ -78,7 +78,12 @@ test('never more than `window` requests unanswered; the rest go out as answers c
 test('replies lost to a full queue: ENOBUFS for exactly those requests, and the socket goes on', async () => {
   const k = fakeKernel();
   const s = new NetlinkSocket(k.factory, { window: 8 });
-  const p = Array.from({ length: 3 }, () => s.request(RTM_GETLINK, [Buffer.alloc(16)], 'get').then(() => 'ok', (e) => e.code));
+  const p = Array.from({ length: 3 }, () =>
+    s.request(RTM_GETLINK, [Buffer.alloc(16)], 'get').then(
+      () => 'ok',
+      (e) => e.code,
+    ),
+  );
   await tick();
   k.fail(105);
   k.ack(k.sent[1].seq);

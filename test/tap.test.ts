@@ -9,7 +9,14 @@ const t = suite('tap');
 
 kernelTest(t, 'tap with owner, group, multi-queue, vnet_hdr, MTU and MAC: ip -d agrees on every flag', () =>
   withHandle(async (h, ns) => {
-    const tap = await h.createTap('tap0', { owner: 1000, group: 1000, multiQueue: true, vnetHdr: true, mtu: 9000, address: '02:00:00:00:00:01' });
+    const tap = await h.createTap('tap0', {
+      owner: 1000,
+      group: 1000,
+      multiQueue: true,
+      vnetHdr: true,
+      mtu: 9000,
+      address: '02:00:00:00:00:01',
+    });
     assert.ok(tap.index > 0);
     const [x] = ipJson('-n', ns, '-d', 'link', 'show', 'tap0');
     const d = x.linkinfo.info_data;
@@ -23,7 +30,17 @@ kernelTest(t, 'tap with owner, group, multi-queue, vnet_hdr, MTU and MAC: ip -d 
     assert.is(x.address, '02:00:00:00:00:01');
     const l = await h.getLink('tap0');
     assert.is(l.kind, 'tun');
-    assert.equal(l.info, { type: 'tap', pi: false, vnet_hdr: true, persist: true, multi_queue: true, num_queues: 0, num_disabled_queues: 0, owner: 1000, group: 1000 });
+    assert.equal(l.info, {
+      type: 'tap',
+      pi: false,
+      vnet_hdr: true,
+      persist: true,
+      multi_queue: true,
+      num_queues: 0,
+      num_disabled_queues: 0,
+      owner: 1000,
+      group: 1000,
+    });
     assert.is(l.mtu, 9000);
     assert.is(l.address, '02:00:00:00:00:01');
     const tunDev = await h.createTap('tun0', { tun: true });
@@ -57,17 +74,29 @@ kernelTest(t, 'queue fds are handed over with keepFds and closed by close()', ()
     tap.queues.forEach((q) => q.close());
     assert.is(fdCount(), before);
     // Not persistent: closing the last queue removed the device.
-    assert.is(await h.getLink('mq0').then(() => 'ok', (e) => e.code), 'ENODEV');
+    assert.is(
+      await h.getLink('mq0').then(
+        () => 'ok',
+        (e) => e.code,
+      ),
+      'ENODEV',
+    );
   }),
 );
 
 kernelTest(t, '200 taps made and deleted by batch leave nothing; 1,000 cycles leave no fd behind', () =>
   withHandle(async (h) => {
     const names = Array.from({ length: 200 }, (_, i) => `t${i}`);
-    const made = await runBatch(h, names.map((name): BatchOp => ({ op: 'createTap', name })));
+    const made = await runBatch(
+      h,
+      names.map((name): BatchOp => ({ op: 'createTap', name })),
+    );
     assert.is(made.failed, 0);
     assert.is((await h.listLinks({ kind: 'tun' })).length, 200);
-    const gone = await runBatch(h, names.map((dev): BatchOp => ({ op: 'delete', dev })));
+    const gone = await runBatch(
+      h,
+      names.map((dev): BatchOp => ({ op: 'delete', dev })),
+    );
     assert.is(gone.failed, 0);
     assert.is((await h.listLinks({ kind: 'tun' })).length, 0);
     const fds = fdCount();
@@ -111,7 +140,15 @@ kernelTest(t, "closing a handle ends its tun worker's thread and closes its fds"
     const queued = h.createTap('w1');
     h.close();
     // Work under way when the handle closes is finished; work still queued fails with EBADF.
-    assert.ok(['ok', 'EBADF'].includes(await queued.then(() => 'ok', (e) => e.code)), 'it settles');
+    assert.ok(
+      ['ok', 'EBADF'].includes(
+        await queued.then(
+          () => 'ok',
+          (e) => e.code,
+        ),
+      ),
+      'it settles',
+    );
     assert.is(threads(), before);
     assert.is(fdCount(), fds);
   }),

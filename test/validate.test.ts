@@ -15,24 +15,50 @@ const code = (fn: () => unknown) => {
 };
 
 test('interface names: 1-15 bytes, no slash, colon, whitespace or control characters', () => {
-  assert.is(code(() => checkIfName('br0')), 'ok');
-  assert.is(code(() => checkIfName('abcdefghijklmno')), 'ok');
+  assert.is(
+    code(() => checkIfName('br0')),
+    'ok',
+  );
+  assert.is(
+    code(() => checkIfName('abcdefghijklmno')),
+    'ok',
+  );
   for (const bad of ['', 'abcdefghijklmnop', 'a/b', 'a b', 'a:b', '.', '..', 'x\n', 'é'.repeat(8), "x'/><y"])
-    assert.is(code(() => checkIfName(bad)), 'EINVALIDNAME', JSON.stringify(bad));
+    assert.is(
+      code(() => checkIfName(bad)),
+      'EINVALIDNAME',
+      JSON.stringify(bad),
+    );
 });
 
 test('MACs: six hex pairs, unicast, not all zero', () => {
   assert.is(checkMac('02:00:00:00:00:AA'), '02:00:00:00:00:aa');
   for (const bad of ['02:00:00:00:00', '0g:00:00:00:00:01', '01:00:5e:00:00:01', '00:00:00:00:00:00', '02-00-00-00-00-01'])
-    assert.is(code(() => checkMac(bad)), 'EINVALIDMAC', bad);
+    assert.is(
+      code(() => checkMac(bad)),
+      'EINVALIDMAC',
+      bad,
+    );
 });
 
 test('MTU and namespace names', () => {
   assert.is(checkMtu('9000'), 9000);
-  assert.is(code(() => checkMtu(67)), 'EINVALIDMTU');
-  assert.is(code(() => checkMtu(70000)), 'EINVALIDMTU');
-  assert.is(code(() => checkNetnsName('a/b')), 'EINVALIDNETNS');
-  assert.is(code(() => checkNetnsName('..')), 'EINVALIDNETNS');
+  assert.is(
+    code(() => checkMtu(67)),
+    'EINVALIDMTU',
+  );
+  assert.is(
+    code(() => checkMtu(70000)),
+    'EINVALIDMTU',
+  );
+  assert.is(
+    code(() => checkNetnsName('a/b')),
+    'EINVALIDNETNS',
+  );
+  assert.is(
+    code(() => checkNetnsName('..')),
+    'EINVALIDNETNS',
+  );
 });
 
 test('a bad request never reaches the transport', async () => {
@@ -48,10 +74,27 @@ test('a bad request never reaches the transport', async () => {
     h.setLink('v0', { master: 'x y' }),
     h.createTap('t0', { queues: 2 }),
   ])
-    assert.ok((await p.then(() => 'ok', (e) => e.code)).startsWith('EINVALID'));
+    assert.ok(
+      (
+        await p.then(
+          () => 'ok',
+          (e) => e.code,
+        )
+      ).startsWith('EINVALID'),
+    );
   // A batch with one bad line and onError 'stop' sends nothing at all.
-  const r = await runBatch(h, [{ op: 'createBridge', name: 'ok0' }, { op: 'delete', dev: 'bad/name' }], { onError: 'stop' });
-  assert.equal(r.results.map((x) => (x.ok ? 'ok' : (x.error as any).code)), ['ESKIPPED', 'EINVALIDNAME']);
+  const r = await runBatch(
+    h,
+    [
+      { op: 'createBridge', name: 'ok0' },
+      { op: 'delete', dev: 'bad/name' },
+    ],
+    { onError: 'stop' },
+  );
+  assert.equal(
+    r.results.map((x) => (x.ok ? 'ok' : (x.error as any).code)),
+    ['ESKIPPED', 'EINVALIDNAME'],
+  );
   await new Promise((r) => setImmediate(r));
   assert.is(sent, 0);
   h.close();

@@ -22,7 +22,14 @@ test('link payload: ifinfomsg, IFLA_IFNAME, then extra attributes on a 4-byte bo
   const bytes = hex(encodeLinkPayload({ index: 0 } as any, { ifname: 'abcde' }, [li]));
   assert.is(
     bytes,
-    '00'.repeat(16) + '0a000300' + Buffer.from('abcde\0').toString('hex') + '0000' + '10001280' + '0a000100' + Buffer.from('bridge').toString('hex') + '0000',
+    '00'.repeat(16) +
+      '0a000300' +
+      Buffer.from('abcde\0').toString('hex') +
+      '0000' +
+      '10001280' +
+      '0a000100' +
+      Buffer.from('bridge').toString('hex') +
+      '0000',
   );
 });
 
@@ -51,7 +58,13 @@ function errorMessage(errno: number, seq: number, extack?: string, capped = true
   const parts: Buffer[] = [e, hdr];
   if (!capped) parts.push(Buffer.alloc(16));
   if (extack) parts.push(Buffer.from(attr(1, Buffer.from(extack + '\0'))));
-  return { type: NLMSG_ERROR, flags: (capped ? NLM_F_CAPPED : 0) | (extack ? NLM_F_ACK_TLVS : 0), seq, port: 1, data: Buffer.concat(parts) };
+  return {
+    type: NLMSG_ERROR,
+    flags: (capped ? NLM_F_CAPPED : 0) | (extack ? NLM_F_ACK_TLVS : 0),
+    seq,
+    port: 1,
+    data: Buffer.concat(parts),
+  };
 }
 
 test('decodeAck: errno, seq and the extended-ack message', () => {
@@ -84,7 +97,16 @@ test('tun IFLA_INFO_DATA decodes like ip -d -j', () => {
     return attr(t, b);
   };
   const buf = Buffer.concat([u32(1, 1000), u32(2, 0xffffffff), u8(3, 2), u8(4, 0), u8(5, 1), u8(6, 1), u8(7, 1), u32(8, 2), u32(9, 0)]);
-  assert.equal(decodeTunData(buf), { type: 'tap', pi: false, vnet_hdr: true, persist: true, multi_queue: true, num_queues: 2, num_disabled_queues: 0, owner: 1000 });
+  assert.equal(decodeTunData(buf), {
+    type: 'tap',
+    pi: false,
+    vnet_hdr: true,
+    persist: true,
+    multi_queue: true,
+    num_queues: 2,
+    num_disabled_queues: 0,
+    owner: 1000,
+  });
 });
 
 test('veth peer: VETH_INFO_PEER nests an ifinfomsg and the peer name', () => {

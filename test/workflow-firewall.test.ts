@@ -40,7 +40,10 @@ kernelTest(test, 'show and set in a namespace, checked with ip netns exec sysctl
 
     const off = hostwire(['-n', ns, 'firewall', 'set', '--iptables', 'off', '--ip6tables', 'off', '--arptables', 'off']);
     assert.is(off.status, 0, off.stderr);
-    assert.is(off.stdout, 'net.bridge.bridge-nf-call-iptables = 0\nnet.bridge.bridge-nf-call-ip6tables = 0\nnet.bridge.bridge-nf-call-arptables = 0\n');
+    assert.is(
+      off.stdout,
+      'net.bridge.bridge-nf-call-iptables = 0\nnet.bridge.bridge-nf-call-ip6tables = 0\nnet.bridge.bridge-nf-call-arptables = 0\n',
+    );
     for (const k of KEYS) assert.is(nsSysctl(ns, k), '0');
     const show = hostwire(['--json', '-n', ns, 'firewall', 'show']);
     assert.equal(JSON.parse(show.stdout), { iptables: false, ip6tables: false, arptables: false });
@@ -52,12 +55,30 @@ kernelTest(test, 'show and set in a namespace, checked with ip netns exec sysctl
 });
 
 kernelTest(test, 'typed errors: br_netfilter missing, bad arguments, unknown namespace', () => {
-  assert.is(code(() => getBridgeFirewall({ dir: '/proc/sys/net/nonexistent-bridge' })), 'ENOBRNETFILTER');
-  assert.is(code(() => setBridgeFirewall({ iptables: 'yes' as unknown as boolean })), 'EINVALIDARG');
-  assert.is(code(() => setBridgeFirewall({ bogus: true } as never)), 'EINVALIDARG');
-  assert.is(code(() => getBridgeFirewall({ netns: 'hw-no-such-ns' })), 'ENOENT');
-  assert.is(code(() => getBridgeFirewall({ netns: '../x' })), 'EINVALIDNETNS');
-  assert.is(code(() => openInNetns('hw-no-such-ns', '/proc/sys/net/bridge/bridge-nf-call-iptables', 0)), 'ENOENT');
+  assert.is(
+    code(() => getBridgeFirewall({ dir: '/proc/sys/net/nonexistent-bridge' })),
+    'ENOBRNETFILTER',
+  );
+  assert.is(
+    code(() => setBridgeFirewall({ iptables: 'yes' as unknown as boolean })),
+    'EINVALIDARG',
+  );
+  assert.is(
+    code(() => setBridgeFirewall({ bogus: true } as never)),
+    'EINVALIDARG',
+  );
+  assert.is(
+    code(() => getBridgeFirewall({ netns: 'hw-no-such-ns' })),
+    'ENOENT',
+  );
+  assert.is(
+    code(() => getBridgeFirewall({ netns: '../x' })),
+    'EINVALIDNETNS',
+  );
+  assert.is(
+    code(() => openInNetns('hw-no-such-ns', '/proc/sys/net/bridge/bridge-nf-call-iptables', 0)),
+    'ENOENT',
+  );
   const u = hostwire(['--json', 'firewall', 'set', '--iptables', 'maybe']);
   assert.is(JSON.parse(u.stderr).code, 'EUSAGE');
   const none = hostwire(['firewall', 'set']);

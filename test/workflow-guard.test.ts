@@ -28,7 +28,18 @@ async function code(p: Promise<unknown>): Promise<string | undefined> {
 }
 
 test('isPhysicalLink: no kind and not loopback', () => {
-  const base = { index: 2, name: 'eth0', kind: null, master: null, operstate: 'UP', flags: ['BROADCAST', 'UP'], up: true, mtu: 1500, address: null, broadcast: null } as Link;
+  const base = {
+    index: 2,
+    name: 'eth0',
+    kind: null,
+    master: null,
+    operstate: 'UP',
+    flags: ['BROADCAST', 'UP'],
+    up: true,
+    mtu: 1500,
+    address: null,
+    broadcast: null,
+  } as Link;
   assert.is(isPhysicalLink(base), true);
   assert.is(isPhysicalLink({ ...base, kind: 'veth' }), false);
   assert.is(isPhysicalLink({ ...base, name: 'lo', flags: ['LOOPBACK', 'UP'] }), false);
@@ -99,16 +110,25 @@ kernelTest(test, 'batches: the guard per operation, one dump, libvirt only for p
         { op: 'setLink' as const, dev: 'q2', change: { master: (await h.getLink('virbr0')).index } },
       ];
       const errs = await checkBatchPorts(h, ops, [false, false, false, false, false], { networks: nat, isPhysical: onlyQ0 });
-      assert.equal(errs.map((e) => (e as { code?: string } | undefined)?.code), ['ENATBRIDGE', undefined, undefined, undefined, 'ENATBRIDGE']);
+      assert.equal(
+        errs.map((e) => (e as { code?: string } | undefined)?.code),
+        ['ENATBRIDGE', undefined, undefined, undefined, 'ENATBRIDGE'],
+      );
       const forced = await checkBatchPorts(h, ops, [true, false, false, false, true], { networks: nat, isPhysical: onlyQ0 });
       assert.ok(forced.every((e) => e === undefined));
       const none = await checkBatchPorts(h, ops.slice(1, 3), [false, false], { networks: noLibvirt, isPhysical: onlyQ0 });
-      assert.ok(none.every((e) => e === undefined), 'no physical port: libvirt not asked');
+      assert.ok(
+        none.every((e) => e === undefined),
+        'no physical port: libvirt not asked',
+      );
     } finally {
       h.close();
     }
     // Through the CLI: veths are not physical, so a bad URI is never opened.
-    const r = hostwire(['--uri', 'qemu+unix:///system?socket=/nonexistent', '-n', ns, 'batch', '-'], 'link set q1 master virbr0\nlink set q1 up --force\n');
+    const r = hostwire(
+      ['--uri', 'qemu+unix:///system?socket=/nonexistent', '-n', ns, 'batch', '-'],
+      'link set q1 master virbr0\nlink set q1 up --force\n',
+    );
     assert.is(r.status, 1);
     assert.match(r.stderr, /batch line 2: EUSAGE/);
     assert.is(ipJson('-n', ns, 'link', 'show', 'q1')[0].master, 'virbr0');

@@ -30,8 +30,14 @@ const SETUP: BridgeSetup = {
 
 test('networkd: .netdev, .network with addresses and routes, a .network per port', () => {
   const files = renderNetworkd(SETUP);
-  assert.equal(files.map((f) => f.name), ['25-br0.netdev', '25-br0.network', '25-up0.network']);
-  assert.is(files[0].text, '[NetDev]\nName=br0\nKind=bridge\nMTUBytes=1400\nMACAddress=52:54:00:12:34:56\n\n[Bridge]\nSTP=no\nForwardDelaySec=12\n');
+  assert.equal(
+    files.map((f) => f.name),
+    ['25-br0.netdev', '25-br0.network', '25-up0.network'],
+  );
+  assert.is(
+    files[0].text,
+    '[NetDev]\nName=br0\nKind=bridge\nMTUBytes=1400\nMACAddress=52:54:00:12:34:56\n\n[Bridge]\nSTP=no\nForwardDelaySec=12\n',
+  );
   assert.is(
     files[1].text,
     '[Match]\nName=br0\n\n[Network]\nAddress=10.77.0.1/24\nAddress=10.78.0.1/16\nAddress=fd77::1/64\n\n[Route]\nGateway=10.77.0.2\n\n[Route]\nDestination=10.99.0.0/24\nGateway=10.77.0.2\nMetric=7\n',
@@ -67,15 +73,24 @@ test('ifupdown: one stanza with bridge options, gateway, extra address and route
     ].join('\n'),
   );
   const bare = renderIfupdown({ ...SETUP, addresses: [], routes: [], ports: [] })[0].text;
-  assert.match(bare, /iface br0 inet manual\n    bridge_ports none\n/);
+  assert.match(bare, /iface br0 inet manual\n {4}bridge_ports none\n/);
 });
 
 test('NetworkManager: bridge and port keyfiles, mode 0600, stable UUIDs', () => {
   const files = renderNm(SETUP);
-  assert.equal(files.map((f) => [f.name, f.mode]), [['br0.nmconnection', 0o600], ['br0-port-up0.nmconnection', 0o600]]);
+  assert.equal(
+    files.map((f) => [f.name, f.mode]),
+    [
+      ['br0.nmconnection', 0o600],
+      ['br0-port-up0.nmconnection', 0o600],
+    ],
+  );
   assert.match(files[0].text, /\[connection\]\nid=br0\nuuid=[0-9a-f-]{36}\ntype=bridge\ninterface-name=br0\n/);
   assert.match(files[0].text, /\[bridge\]\nstp=false\nforward-delay=12\n/);
-  assert.match(files[0].text, /\[ipv4\]\nmethod=manual\naddress1=10.77.0.1\/24\naddress2=10.78.0.1\/16\ngateway=10.77.0.2\nroute1=10.99.0.0\/24,10.77.0.2,7\n/);
+  assert.match(
+    files[0].text,
+    /\[ipv4\]\nmethod=manual\naddress1=10.77.0.1\/24\naddress2=10.78.0.1\/16\ngateway=10.77.0.2\nroute1=10.99.0.0\/24,10.77.0.2,7\n/,
+  );
   assert.match(files[0].text, /\[ipv6\]\nmethod=manual\naddress1=fd77::1\/64\n/);
   assert.match(files[1].text, /interface-name=up0\nmaster=br0\nslave-type=bridge\n/);
   assert.is(nmUuid('br0'), nmUuid('br0'));
@@ -85,7 +100,23 @@ test('NetworkManager: bridge and port keyfiles, mode 0600, stable UUIDs', () => 
 
 kernelTest(test, 'the live setup is read from the kernel; CLI to stdout and into a directory, never over existing files', async () => {
   await withNetns(async (ns) => {
-    ip('-n', ns, 'link', 'add', 'br0', 'address', '52:54:00:12:34:56', 'mtu', '1400', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '1200');
+    ip(
+      '-n',
+      ns,
+      'link',
+      'add',
+      'br0',
+      'address',
+      '52:54:00:12:34:56',
+      'mtu',
+      '1400',
+      'type',
+      'bridge',
+      'stp_state',
+      '0',
+      'forward_delay',
+      '1200',
+    );
     ip('-n', ns, 'link', 'add', 'up0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'up0p');
     ip('-n', ns, 'link', 'set', 'up0', 'master', 'br0', 'up');
     ip('-n', ns, 'link', 'set', 'up0p', 'up');
@@ -98,7 +129,10 @@ kernelTest(test, 'the live setup is read from the kernel; CLI to stdout and into
     const h = new Handle({ netns: ns });
     try {
       assert.equal(await readBridgeSetup(h, 'br0'), SETUP);
-      for (const [dev, c] of [['nobr0', 'ENOBRIDGE'], ['up0', 'ENOTBRIDGE']]) {
+      for (const [dev, c] of [
+        ['nobr0', 'ENOBRIDGE'],
+        ['up0', 'ENOTBRIDGE'],
+      ]) {
         try {
           await readBridgeSetup(h, dev);
           assert.unreachable(c);
@@ -111,7 +145,12 @@ kernelTest(test, 'the live setup is read from the kernel; CLI to stdout and into
     }
     const out = hostwire(['-n', ns, 'bridge', 'persist', 'br0', '--format', 'networkd']);
     assert.is(out.status, 0, out.stderr);
-    assert.is(out.stdout, renderNetworkd(SETUP).map((f) => `# ${f.name}\n${f.text}`).join('\n'));
+    assert.is(
+      out.stdout,
+      renderNetworkd(SETUP)
+        .map((f) => `# ${f.name}\n${f.text}`)
+        .join('\n'),
+    );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-persist-'));
     try {
       const target = path.join(dir, 'nm');

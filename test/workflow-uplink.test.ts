@@ -54,7 +54,9 @@ async function withPair(fn: (s: Setup) => Promise<void>): Promise<void> {
 
 function ping(ns: string, target: string, count = 1, interval = '0.2'): Promise<{ sent: number; received: number }> {
   return new Promise((resolve) => {
-    const p = spawn('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', String(count), '-i', interval, '-W', '1', target], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', String(count), '-i', interval, '-W', '1', target], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('close', () => {
@@ -66,9 +68,15 @@ function ping(ns: string, target: string, count = 1, interval = '0.2'): Promise<
 
 /** The state the move changes, as `ip` sees it. */
 function snapshot(ns: string): unknown {
-  const links = ipJson('-n', ns, 'link', 'show').map((l: any) => ({ name: l.ifname, master: l.master ?? null, up: l.flags.includes('UP') }));
+  const links = ipJson('-n', ns, 'link', 'show').map((l: any) => ({
+    name: l.ifname,
+    master: l.master ?? null,
+    up: l.flags.includes('UP'),
+  }));
   const addrs = ipJson('-n', ns, 'addr', 'show')
-    .flatMap((l: any) => l.addr_info.filter((a: any) => a.scope !== 'link' && a.scope !== 'host').map((a: any) => `${l.ifname} ${a.local}/${a.prefixlen}`))
+    .flatMap((l: any) =>
+      l.addr_info.filter((a: any) => a.scope !== 'link' && a.scope !== 'host').map((a: any) => `${l.ifname} ${a.local}/${a.prefixlen}`),
+    )
     .sort();
   const routes = [...ipJson('-n', ns, 'route', 'show'), ...ipJson('-n', ns, '-6', 'route', 'show')]
     .filter((r: any) => !String(r.dst).startsWith('fe80'))
@@ -130,7 +138,10 @@ kernelTest(test, 'bridge uplink moves addresses and routes to the new bridge; th
       assert.equal(r.routes.sort(), ['10.99.0.0/24 via 10.77.0.2 metric 7', 'default via 10.77.0.2']);
       const up0 = ipJson('-n', host, 'addr', 'show', 'up0')[0];
       assert.is(up0.master, 'br0');
-      assert.not.ok(up0.addr_info.some((a: any) => a.scope === 'global'), 'no addresses left on up0');
+      assert.not.ok(
+        up0.addr_info.some((a: any) => a.scope === 'global'),
+        'no addresses left on up0',
+      );
       const br0 = ipJson('-n', host, '-d', 'addr', 'show', 'br0')[0];
       assert.is(br0.address, up0.address, 'the bridge has the uplink MAC');
       assert.ok(br0.addr_info.some((a: any) => a.local === '10.77.0.1' && a.broadcast === '10.77.0.255'));
@@ -148,7 +159,15 @@ kernelTest(test, 'bridge uplink moves addresses and routes to the new bridge; th
 });
 
 kernelTest(test, 'a failure at any step is rolled back: the uplink is exactly as before', async () => {
-  const steps = ['create bridge', 'bridge up', 'remove routes from dev', 'remove addresses from dev', 'enslave dev', 'addresses on bridge', 'routes on bridge'];
+  const steps = [
+    'create bridge',
+    'bridge up',
+    'remove routes from dev',
+    'remove addresses from dev',
+    'enslave dev',
+    'addresses on bridge',
+    'routes on bridge',
+  ];
   for (const failAt of steps) {
     await withPair(async ({ host, peer }) => {
       const before = snapshot(host);

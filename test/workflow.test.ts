@@ -50,12 +50,18 @@ kernelTest(test, 'define-bridge: the bridge must exist, as a bridge, in the name
       // br0 exists only in the namespace: without it the check looks in this one.
       await rejects(defineBridgedNetwork(c, name, { bridge: 'br0' }), 'ENOBRIDGE');
       await rejects(defineBridgedNetwork(c, `x'/><y`, { bridge: 'br0', netns: ns }), 'EXMLSCHEMA', 'network.name');
-      assert.not.ok((await c.listAllNetworks()).some((n) => n.name === name), 'nothing defined by refused calls');
+      assert.not.ok(
+        (await c.listAllNetworks()).some((n) => n.name === name),
+        'nothing defined by refused calls',
+      );
       const r = await defineBridgedNetwork(c, name, { bridge: 'br0', netns: ns, start: true, autostart: true });
       try {
         assert.equal({ started: r.started, autostart: r.autostart, bridge: r.bridge }, { started: true, autostart: true, bridge: 'br0' });
         const info = (await c.listAllNetworks()).find((n) => n.name === name)!;
-        assert.equal({ active: info.active, autostart: info.autostart, bridge: info.bridge }, { active: true, autostart: true, bridge: 'br0' });
+        assert.equal(
+          { active: info.active, autostart: info.autostart, bridge: info.bridge },
+          { active: true, autostart: true, bridge: 'br0' },
+        );
         const m = parseNetwork(await networkDefinition(c, name));
         assert.equal(m.forward, { mode: 'bridge' });
         assert.is(m.bridge?.name, 'br0');
@@ -92,7 +98,8 @@ test('net edit (library): a change is redefined, no change changes nothing, a ba
     // An inactive network: the test driver has no VIR_NETWORK_XML_INACTIVE, so its plain XML is the definition.
     const name = uniqueName('edit');
     const uuid = 'a1b2c3d4-0000-4000-8000-000000000001';
-    const n = await c.networkDefineXML(`<network><name>${name}</name><uuid>${uuid}</uuid><forward mode='nat'/><bridge name='hwe0' stp='on' delay='0'/>
+    const n =
+      await c.networkDefineXML(`<network><name>${name}</name><uuid>${uuid}</uuid><forward mode='nat'/><bridge name='hwe0' stp='on' delay='0'/>
       <ip address='10.9.0.1' netmask='255.255.255.0'><dhcp><range start='10.9.0.2' end='10.9.0.254'/></dhcp></ip></network>`);
     n.free();
     try {
@@ -101,11 +108,33 @@ test('net edit (library): a change is redefined, no change changes nothing, a ba
       assert.is(same.changed, false);
       assert.is(await networkDefinition(c, name), before);
 
-      await rejects(editNetwork(c, name, (m) => { m.ips[0].address = '999.1.1.1'; }), 'EXMLSCHEMA', 'network.ip[0].@address');
-      await rejects(editNetwork(c, name, (m) => { m.name = 'renamed'; }), 'EEDITIDENTITY', 'network.name');
+      await rejects(
+        editNetwork(c, name, (m) => {
+          m.ips[0].address = '999.1.1.1';
+        }),
+        'EXMLSCHEMA',
+        'network.ip[0].@address',
+      );
+      await rejects(
+        editNetwork(c, name, (m) => {
+          m.name = 'renamed';
+        }),
+        'EEDITIDENTITY',
+        'network.name',
+      );
       await rejects(editNetworkXml(c, name, before, '<network><name>'), 'EXML');
-      await rejects(editNetworkXml(c, name, before, before.replace('<network', '<netwerk').replace('</network>', '</netwerk>')), 'EXMLSCHEMA', 'network');
-      await rejects(editNetwork(c, name, (m) => { m.forward = { mode: 'bogus' as 'nat' }; }), 'EXMLSCHEMA', 'network.forward.@mode');
+      await rejects(
+        editNetworkXml(c, name, before, before.replace('<network', '<netwerk').replace('</network>', '</netwerk>')),
+        'EXMLSCHEMA',
+        'network',
+      );
+      await rejects(
+        editNetwork(c, name, (m) => {
+          m.forward = { mode: 'bogus' as 'nat' };
+        }),
+        'EXMLSCHEMA',
+        'network.forward.@mode',
+      );
       assert.is(await networkDefinition(c, name), before, 'old definition untouched');
 
       const r = await editNetwork(c, name, (m) => {
@@ -216,7 +245,9 @@ kernelTest(test, 'iflist joins libvirt with the kernel: a tap named like the NIC
     ip('-n', ns, 'link', 'add', 'testnet0', 'type', 'veth', 'peer', 'name', 'tp0');
     ip('-n', ns, 'link', 'set', 'testnet0', 'master', 'brx');
     const rows = await withConn((c) => interfaceList(c, 'test', { netns: ns }));
-    assert.equal(rows, [{ target: 'testnet0', type: 'network', source: 'default', model: null, mac: 'aa:bb:cc:dd:ee:ff', master: 'brx', state: 'DOWN' }]);
+    assert.equal(rows, [
+      { target: 'testnet0', type: 'network', source: 'default', model: null, mac: 'aa:bb:cc:dd:ee:ff', master: 'brx', state: 'DOWN' },
+    ]);
     const h = new Handle({ netns: ns });
     try {
       await h.setNoMaster('testnet0');

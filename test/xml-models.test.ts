@@ -43,7 +43,10 @@ test('network model: fields of test:///default network default', async () => {
   assert.is(m.ips.length, 1);
   assert.is(m.ips[0].address, '192.168.122.1');
   assert.is(m.ips[0].netmask, '255.255.255.0');
-  assert.equal(m.ips[0].dhcp!.ranges.map((r) => [r.start, r.end]), [['192.168.122.2', '192.168.122.254']]);
+  assert.equal(
+    m.ips[0].dhcp!.ranges.map((r) => [r.start, r.end]),
+    [['192.168.122.2', '192.168.122.254']],
+  );
 });
 
 test('network model: parse -> build is lossless on test:///default and keeps unknown parts', async () => {
@@ -56,7 +59,10 @@ test('network model: parse -> build is lossless on test:///default and keeps unk
   const m = parseNetwork(odd);
   assert.equal(m.forward, { mode: 'route' });
   assert.is(m.ips[0].prefix, 24);
-  assert.equal(m.ips[0].dhcp!.hosts.map((h) => [h.mac, h.name, h.ip]), [['52:54:00:00:00:01', 'vm', '10.0.0.3']]);
+  assert.equal(
+    m.ips[0].dhcp!.hosts.map((h) => [h.mac, h.name, h.ip]),
+    [['52:54:00:00:00:01', 'vm', '10.0.0.3']],
+  );
   assert.equal(parseXml(buildNetwork(m)), parseXml(odd));
   // A change to typed fields keeps everything else.
   m.bridge!.stp = false;
@@ -124,18 +130,29 @@ test('documents that do not fit the schema name the wrong path', () => {
     [`<network><name>n</name><mac address='zz'/></network>`, 'network.mac.@address'],
     [`<network><name>n</name><ip address='10.0.0.1'/><ip address='300.1.1.1'/></network>`, 'network.ip[1].@address'],
     [`<network><name>n</name><ip address='10.0.0.1' prefix='33'/></network>`, 'network.ip[0].@prefix'],
-    [`<network><name>n</name><ip address='10.0.0.1'><dhcp><range start='10.0.0.2' end='x'/></dhcp></ip></network>`, 'network.ip[0].dhcp.range[0].@end'],
-    [`<network><name>n</name><ip address='10.0.0.1'><dhcp><host mac='1' ip='10.0.0.3'/></dhcp></ip></network>`, 'network.ip[0].dhcp.host[0].@mac'],
+    [
+      `<network><name>n</name><ip address='10.0.0.1'><dhcp><range start='10.0.0.2' end='x'/></dhcp></ip></network>`,
+      'network.ip[0].dhcp.range[0].@end',
+    ],
+    [
+      `<network><name>n</name><ip address='10.0.0.1'><dhcp><host mac='1' ip='10.0.0.3'/></dhcp></ip></network>`,
+      'network.ip[0].dhcp.host[0].@mac',
+    ],
   ];
   for (const [xml, path] of cases) {
     const e = code(() => parseNetwork(xml));
     assert.is(e.code, 'EXMLSCHEMA', xml);
     assert.is(e.field, path, xml);
   }
-  const d = code(() => parseDomain(`<domain><name>d</name><devices><interface type='network'><mac address='nope'/></interface></devices></domain>`));
+  const d = code(() =>
+    parseDomain(`<domain><name>d</name><devices><interface type='network'><mac address='nope'/></interface></devices></domain>`),
+  );
   assert.is(d.code, 'EXMLSCHEMA');
   assert.is(d.field, 'domain.devices.interface[0].mac.@address');
-  assert.is(code(() => parseDomain(`<domain><name>d</name><devices><interface/></devices></domain>`)).field, 'domain.devices.interface[0].@type');
+  assert.is(
+    code(() => parseDomain(`<domain><name>d</name><devices><interface/></devices></domain>`)).field,
+    'domain.devices.interface[0].@type',
+  );
   assert.is(code(() => parseNetwork('<network><name>')).code, 'EXML');
 });
 

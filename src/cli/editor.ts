@@ -9,7 +9,7 @@ import { HostwireError } from '../errors';
 
 /** The editor command line: $VISUAL, else $EDITOR, else vi (may carry arguments, as `code -w`). */
 export function editorCommand(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.VISUAL?.trim() || env.EDITOR?.trim() || 'vi');
+  return env.VISUAL?.trim() || env.EDITOR?.trim() || 'vi';
 }
 
 /**
@@ -21,5 +21,9 @@ export function runEditor(file: string, env: NodeJS.ProcessEnv = process.env): v
   // Through the shell, like virsh (and git): EDITOR may be "emacs -nw" or "code --wait".
   const r = spawnSync('/bin/sh', ['-c', `${cmd} "$1"`, 'editor', file], { stdio: 'inherit', env });
   if (r.error) throw new HostwireError('EEDITOR', `cannot run editor '${cmd}': ${r.error.message}`);
-  if (r.status !== 0) throw new HostwireError('EEDITOR', `editor '${cmd}' ${r.signal ? `was killed by ${r.signal}` : `exited with status ${r.status}`}; nothing changed`);
+  if (r.status !== 0)
+    throw new HostwireError(
+      'EEDITOR',
+      `editor '${cmd}' ${r.signal ? `was killed by ${r.signal}` : `exited with status ${r.status}`}; nothing changed`,
+    );
 }

@@ -74,7 +74,9 @@ function parseLink(args: string[]): Parsed {
       }
       if (o.get('type') === 'bridge') return { op: { op: 'createBridge', name, options: {} } };
       if (o.get('type') !== 'veth' || !o.get('peer')) throw usage('link add NAME type veth peer PEER [peer-netns NS]');
-      return { op: { op: 'createVeth', name, peer: o.get('peer') as string, options: { peerNetns: o.get('peer-netns') ?? o.get('netns') } } };
+      return {
+        op: { op: 'createVeth', name, peer: o.get('peer') as string, options: { peerNetns: o.get('peer-netns') ?? o.get('netns') } },
+      };
     }
     case 'set': {
       let [dev, ...words] = rest;
@@ -117,7 +119,10 @@ function parseBridge(args: string[]): Parsed {
     if (!name) throw usage('bridge del NAME');
     return { op: { op: 'delete', dev: name } };
   }
-  if (sub !== 'add' || !name) throw usage('bridge add NAME [--stp on|off] [--vlan-filtering on|off] [--mtu N] [--address MAC] [--forward-delay S] [--mcast-snooping on|off]');
+  if (sub !== 'add' || !name)
+    throw usage(
+      'bridge add NAME [--stp on|off] [--vlan-filtering on|off] [--mtu N] [--address MAC] [--forward-delay S] [--mcast-snooping on|off]',
+    );
   const o = options(rest, { stp: true, 'vlan-filtering': true, mtu: true, address: true, 'forward-delay': true, 'mcast-snooping': true });
   const s = (k: string) => o.get(k) as string | undefined;
   return {
@@ -143,8 +148,18 @@ function parseTap(args: string[]): Parsed {
     return { op: { op: 'delete', dev: name } };
   }
   if (sub === 'show' || sub === 'list') return { run: (ctx, h) => showLinks(ctx, h(), { kind: 'tun' }) };
-  if (sub !== 'add' || !name) throw usage('tap add NAME [--tun] [--owner UID] [--group GID] [--multi-queue] [--vnet-hdr] [--address MAC] [--mtu N]');
-  const o = options(rest, { tun: false, owner: true, group: true, 'multi-queue': false, 'vnet-hdr': false, address: true, mtu: true, pi: false });
+  if (sub !== 'add' || !name)
+    throw usage('tap add NAME [--tun] [--owner UID] [--group GID] [--multi-queue] [--vnet-hdr] [--address MAC] [--mtu N]');
+  const o = options(rest, {
+    tun: false,
+    owner: true,
+    group: true,
+    'multi-queue': false,
+    'vnet-hdr': false,
+    address: true,
+    mtu: true,
+    pi: false,
+  });
   const s = (k: string) => o.get(k) as string | undefined;
   return {
     op: {
@@ -233,7 +248,14 @@ function parseAddr(args: string[]): Parsed {
 function parseRoute(args: string[]): Parsed {
   const [sub, ...rest] = args;
   const plain = rest.filter((w) => w !== '-4' && w !== '-6');
-  const num = (v: string | undefined, what: string) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : (() => { throw usage(`route: ${what} takes a number`); })());
+  const num = (v: string | undefined, what: string) =>
+    v === undefined
+      ? undefined
+      : /^\d+$/.test(v)
+        ? Number(v)
+        : (() => {
+            throw usage(`route: ${what} takes a number`);
+          })();
   if (sub === undefined || sub === 'show' || sub === 'list' || sub === 'ls') {
     const { kv } = pairs(plain, ['dev', 'table'], 'route show');
     const family = rest.includes('-4') ? 4 : rest.includes('-6') ? 6 : undefined;
@@ -246,7 +268,14 @@ function parseRoute(args: string[]): Parsed {
     return {
       run: async (_ctx, hf) => {
         const h = hf();
-        const spec = { dst: pos[0], gateway: kv.get('via'), oif: dev === undefined ? undefined : await h.indexOf(dev), priority: num(kv.get('metric'), 'metric'), prefsrc: kv.get('src'), table: num(kv.get('table'), 'table') };
+        const spec = {
+          dst: pos[0],
+          gateway: kv.get('via'),
+          oif: dev === undefined ? undefined : await h.indexOf(dev),
+          priority: num(kv.get('metric'), 'metric'),
+          prefsrc: kv.get('src'),
+          table: num(kv.get('table'), 'table'),
+        };
         if (sub === 'add') await h.addRoute(spec);
         else await h.deleteRoute(spec);
         return 0;
@@ -256,7 +285,14 @@ function parseRoute(args: string[]): Parsed {
   throw usage('route show [dev DEV] [table T] [-4|-6] | route add|del DST|default [via GW] [dev DEV] [metric N] [src S] [table T]');
 }
 
-const parsers: Record<string, (args: string[]) => Parsed> = { link: parseLink, bridge: parseBridge, tap: parseTap, netns: parseNetns, addr: parseAddr, route: parseRoute };
+const parsers: Record<string, (args: string[]) => Parsed> = {
+  link: parseLink,
+  bridge: parseBridge,
+  tap: parseTap,
+  netns: parseNetns,
+  addr: parseAddr,
+  route: parseRoute,
+};
 
 export function parseWords(words: string[]): Parsed {
   const [verb, ...args] = words;
@@ -299,7 +335,14 @@ async function nameMap(h: Handle, links: Link[], filtered: boolean): Promise<Map
       if (l.master !== null && !names.has(l.master)) wanted.add(l.master);
       if (l.link && !names.has(l.link) && l.linkNetnsId === undefined) wanted.add(l.link);
     }
-    await Promise.all([...wanted].map((ix) => h.getLink(ix).then((x) => names.set(ix, x.name), () => undefined)));
+    await Promise.all(
+      [...wanted].map((ix) =>
+        h.getLink(ix).then(
+          (x) => names.set(ix, x.name),
+          () => undefined,
+        ),
+      ),
+    );
   }
   return names;
 }
@@ -321,7 +364,10 @@ async function showAddresses(ctx: CliContext, h: Handle, dev?: string, family?: 
   else
     ctx.out(
       rows
-        .map((a) => `${a.index}: ${a.dev} ${a.family === 4 ? 'inet' : 'inet6'} ${a.address}/${a.prefixlen}${a.peer && a.peer !== a.address ? ` peer ${a.peer}` : ''}${a.broadcast ? ` brd ${a.broadcast}` : ''} scope ${a.scope}${a.label && a.label !== a.dev ? ` ${a.label}` : ''}`)
+        .map(
+          (a) =>
+            `${a.index}: ${a.dev} ${a.family === 4 ? 'inet' : 'inet6'} ${a.address}/${a.prefixlen}${a.peer && a.peer !== a.address ? ` peer ${a.peer}` : ''}${a.broadcast ? ` brd ${a.broadcast}` : ''} scope ${a.scope}${a.label && a.label !== a.dev ? ` ${a.label}` : ''}`,
+        )
         .join('\n'),
     );
   return 0;
@@ -331,12 +377,29 @@ async function showAddresses(ctx: CliContext, h: Handle, dev?: string, family?: 
 async function showRoutes(ctx: CliContext, h: Handle, filter: { dev?: string; table?: number; family?: 4 | 6 }): Promise<number> {
   const [routes, links] = await Promise.all([h.listRoutes(filter), h.listLinks()]);
   const names = new Map(links.map((l) => [l.index, l.name]));
-  const rows = routes.map((r) => ({ ...r, dev: r.oif === undefined ? undefined : (names.get(r.oif) ?? String(r.oif)), protocol: PROTOCOLS[r.protocol] ?? String(r.protocol), scope: SCOPES[r.scope] ?? String(r.scope) }));
+  const rows = routes.map((r) => ({
+    ...r,
+    dev: r.oif === undefined ? undefined : (names.get(r.oif) ?? String(r.oif)),
+    protocol: PROTOCOLS[r.protocol] ?? String(r.protocol),
+    scope: SCOPES[r.scope] ?? String(r.scope),
+  }));
   if (ctx.json) ctx.out(JSON.stringify(rows));
   else
     ctx.out(
       rows
-        .map((r) => [r.dst, r.gateway && `via ${r.gateway}`, r.dev && `dev ${r.dev}`, `proto ${r.protocol}`, r.scope !== 'global' && `scope ${r.scope}`, r.prefsrc && `src ${r.prefsrc}`, r.priority !== undefined && `metric ${r.priority}`].filter(Boolean).join(' '))
+        .map((r) =>
+          [
+            r.dst,
+            r.gateway && `via ${r.gateway}`,
+            r.dev && `dev ${r.dev}`,
+            `proto ${r.protocol}`,
+            r.scope !== 'global' && `scope ${r.scope}`,
+            r.prefsrc && `src ${r.prefsrc}`,
+            r.priority !== undefined && `metric ${r.priority}`,
+          ]
+            .filter(Boolean)
+            .join(' '),
+        )
         .join('\n'),
     );
   return 0;
@@ -350,12 +413,24 @@ async function showBridges(ctx: CliContext, h: Handle, name?: string): Promise<n
     bridges.map(async (b) => ({ bridge: b, ports: (await h.listLinks({ master: b.index })).map((p) => p.name) })),
   );
   if (ctx.json) {
-    ctx.out(JSON.stringify(rows.map(({ bridge: b, ports }) => ({ name: b.name, index: b.index, stp: b.info?.stp_state === 1, state: b.operstate, address: b.address, ports }))));
+    ctx.out(
+      JSON.stringify(
+        rows.map(({ bridge: b, ports }) => ({
+          name: b.name,
+          index: b.index,
+          stp: b.info?.stp_state === 1,
+          state: b.operstate,
+          address: b.address,
+          ports,
+        })),
+      ),
+    );
     return 0;
   }
   const lines = ['bridge name\tbridge id\t\tSTP enabled\tinterfaces'];
   for (const { bridge: b, ports } of rows) {
-    const id = typeof b.info?.bridge_id === 'string' ? `${(b.info.bridge_id as string).slice(0, 4)}.${(b.info.bridge_id as string).slice(4)}` : '';
+    const id =
+      typeof b.info?.bridge_id === 'string' ? `${(b.info.bridge_id as string).slice(0, 4)}.${(b.info.bridge_id as string).slice(4)}` : '';
     lines.push(`${b.name}\t\t${id}\t${b.info?.stp_state === 1 ? 'yes' : 'no'}\t\t${ports[0] ?? ''}`);
     for (const p of ports.slice(1)) lines.push(`\t\t\t\t\t\t\t${p}`);
   }
@@ -429,7 +504,8 @@ async function batch(ctx: CliContext, args: string[], preflight?: Preflight): Pr
     failures++;
     const err = e as { code?: string; message?: string };
     const code = err.code ?? 'EINTERNAL';
-    if (ctx.json) process.stderr.write(JSON.stringify({ line, ...(e instanceof HostwireError ? e.toJSON() : { code, message: err.message }) }) + '\n');
+    if (ctx.json)
+      process.stderr.write(JSON.stringify({ line, ...(e instanceof HostwireError ? e.toJSON() : { code, message: err.message }) }) + '\n');
     else process.stderr.write(`hostwire: batch line ${line}: ${code}: ${err.message}\n`);
   };
   let ops: BatchOp[] = [];

@@ -73,9 +73,24 @@ async function netList(ctx: CliContext, args: string[]): Promise<number> {
   const nets = await withConnection(ctx, (c) => c.listAllNetworks(flags.has('--all') ? 0 : VIR_CONNECT_LIST_NETWORKS_ACTIVE));
   nets.sort((a, b) => a.name.localeCompare(b.name));
   if (ctx.json) {
-    printJson(ctx, nets.map((n) => ({ name: n.name, uuid: n.uuid, active: n.active, autostart: n.autostart, persistent: n.persistent, bridge: n.bridge })));
+    printJson(
+      ctx,
+      nets.map((n) => ({
+        name: n.name,
+        uuid: n.uuid,
+        active: n.active,
+        autostart: n.autostart,
+        persistent: n.persistent,
+        bridge: n.bridge,
+      })),
+    );
   } else {
-    ctx.out(formatTable(['Name', 'State', 'Autostart', 'Persistent'], nets.map((n) => [n.name, n.active ? 'active' : 'inactive', yesNo(n.autostart), yesNo(n.persistent)])));
+    ctx.out(
+      formatTable(
+        ['Name', 'State', 'Autostart', 'Persistent'],
+        nets.map((n) => [n.name, n.active ? 'active' : 'inactive', yesNo(n.autostart), yesNo(n.persistent)]),
+      ),
+    );
   }
   return 0;
 }
@@ -96,7 +111,13 @@ async function netInfo(ctx: CliContext, args: string[]): Promise<number> {
   if (ctx.json) {
     printJson(ctx, info);
   } else {
-    const rows: [string, string][] = [['Name', info.name], ['UUID', info.uuid], ['Active', yesNo(info.active)], ['Persistent', yesNo(info.persistent)], ['Autostart', yesNo(info.autostart)]];
+    const rows: [string, string][] = [
+      ['Name', info.name],
+      ['UUID', info.uuid],
+      ['Active', yesNo(info.active)],
+      ['Persistent', yesNo(info.persistent)],
+      ['Autostart', yesNo(info.autostart)],
+    ];
     if (info.bridge !== null) rows.push(['Bridge', info.bridge]);
     ctx.out(rows.map(([k, v]) => `${(k + ':').padEnd(16)}${v}`).join('\n') + '\n\n');
   }
@@ -187,11 +208,19 @@ async function domainList(ctx: CliContext, args: string[]): Promise<number> {
   if (pos.length) usage('domain list takes no names');
   const doms = await withConnection(ctx, (c) => c.listAllDomains(flags.has('--all') ? 0 : VIR_CONNECT_LIST_DOMAINS_ACTIVE));
   // virsh: running domains by id first, then the inactive ones by name.
-  doms.sort((a, b) => (a.id < 0) !== (b.id < 0) ? (a.id < 0 ? 1 : -1) : a.id >= 0 ? a.id - b.id : a.name.localeCompare(b.name));
+  doms.sort((a, b) => (a.id < 0 !== b.id < 0 ? (a.id < 0 ? 1 : -1) : a.id >= 0 ? a.id - b.id : a.name.localeCompare(b.name)));
   if (ctx.json) {
-    printJson(ctx, doms.map((d) => ({ name: d.name, uuid: d.uuid, id: d.id >= 0 ? d.id : null, state: d.state, persistent: d.persistent })));
+    printJson(
+      ctx,
+      doms.map((d) => ({ name: d.name, uuid: d.uuid, id: d.id >= 0 ? d.id : null, state: d.state, persistent: d.persistent })),
+    );
   } else {
-    ctx.out(formatTable(['Id', 'Name', 'State'], doms.map((d) => [d.id >= 0 ? String(d.id) : '-', d.name, d.state])));
+    ctx.out(
+      formatTable(
+        ['Id', 'Name', 'State'],
+        doms.map((d) => [d.id >= 0 ? String(d.id) : '-', d.name, d.state]),
+      ),
+    );
   }
   return 0;
 }
@@ -259,7 +288,12 @@ async function domainIflist(ctx: CliContext, args: string[]): Promise<number> {
   if (ctx.json) {
     printJson(ctx, ifs);
   } else {
-    ctx.out(formatTable(['Interface', 'Type', 'Source', 'Model', 'MAC'], ifs.map((i) => [i.target ?? '-', i.type, i.source ?? '-', i.model ?? '-', i.mac ?? '-'])));
+    ctx.out(
+      formatTable(
+        ['Interface', 'Type', 'Source', 'Model', 'MAC'],
+        ifs.map((i) => [i.target ?? '-', i.type, i.source ?? '-', i.model ?? '-', i.mac ?? '-']),
+      ),
+    );
   }
   return 0;
 }

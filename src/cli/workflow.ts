@@ -138,8 +138,16 @@ async function domainDetach(ctx: CliContext, args: string[]): Promise<number> {
   const a = parseOptions(args, ['--live', '--config'], ['--mac']);
   const dom = one(a.pos, 'domain name');
   const mac = a.values.get('--mac') ?? usage('domain detach-interface DOM --mac MAC [--live] [--config]');
-  const r = await withConnection(ctx, (c) => detachInterface(c, dom, { mac, live: a.flags.has('--live'), config: a.flags.has('--config') }));
-  ctx.out(ctx.json ? JSON.stringify({ domain: dom, mac, removed: r.removed }) : r.removed ? 'Interface detached successfully\n' : 'Interface detach requested (the guest has not finished the unplug yet)\n');
+  const r = await withConnection(ctx, (c) =>
+    detachInterface(c, dom, { mac, live: a.flags.has('--live'), config: a.flags.has('--config') }),
+  );
+  ctx.out(
+    ctx.json
+      ? JSON.stringify({ domain: dom, mac, removed: r.removed })
+      : r.removed
+        ? 'Interface detached successfully\n'
+        : 'Interface detach requested (the guest has not finished the unplug yet)\n',
+  );
   return 0;
 }
 
@@ -152,7 +160,13 @@ async function domainIflist(ctx: CliContext, args: string[]): Promise<number> {
   const dom = one(parseOptions(args, [], []).pos, 'domain name');
   const rows = await withConnection(ctx, (c) => interfaceList(c, dom, { netns: ctx.netns }));
   if (ctx.json) ctx.out(JSON.stringify(rows, null, 2));
-  else ctx.out(formatTable(['Interface', 'Type', 'Source', 'Model', 'MAC', 'Master'], rows.map((r) => [r.target ?? '-', r.type, r.source ?? '-', r.model ?? '-', r.mac ?? '-', r.master ?? '-'])));
+  else
+    ctx.out(
+      formatTable(
+        ['Interface', 'Type', 'Source', 'Model', 'MAC', 'Master'],
+        rows.map((r) => [r.target ?? '-', r.type, r.source ?? '-', r.model ?? '-', r.mac ?? '-', r.master ?? '-']),
+      ),
+    );
   return 0;
 }
 
@@ -174,7 +188,10 @@ async function linkSetGuarded(ctx: CliContext, args: string[]): Promise<number> 
     const h = new Handle({ netns: ctx.netns });
     try {
       const overridden = await checkBridgePort(h, dev, master, { force, networks: () => withConnection(ctx, networkBridges) });
-      if (overridden && !ctx.json) process.stderr.write(`hostwire: warning: ${master} belongs to libvirt network ${overridden.network} (${overridden.forward}); forced\n`);
+      if (overridden && !ctx.json)
+        process.stderr.write(
+          `hostwire: warning: ${master} belongs to libvirt network ${overridden.network} (${overridden.forward}); forced\n`,
+        );
     } finally {
       h.close();
     }
@@ -226,7 +243,11 @@ async function bridgeUplinkCmd(ctx: CliContext, args: string[]): Promise<number>
     if (ctx.json) ctx.out(JSON.stringify(r));
     else
       ctx.out(
-        [`${dev} is now a port of ${bridge}`, ...r.addresses.map((x) => `  address ${x} moved to ${bridge}`), ...r.routes.map((x) => `  route ${x} moved to ${bridge}`)].join('\n'),
+        [
+          `${dev} is now a port of ${bridge}`,
+          ...r.addresses.map((x) => `  address ${x} moved to ${bridge}`),
+          ...r.routes.map((x) => `  route ${x} moved to ${bridge}`),
+        ].join('\n'),
       );
   } finally {
     h.close();
@@ -272,5 +293,8 @@ export const workflowVerbs: Record<string, Command> = {
   bridge: extend(kernelVerbs.bridge, { uplink: bridgeUplinkCmd, persist: bridgePersistCmd }),
   // Batch lines `link set DEV master BR [--force]` go through the same guard, one dump per group.
   batch: batchVerb((ctx, h, ops, forced) => checkBatchPorts(h, ops, forced, { networks: () => withConnection(ctx, networkBridges) })),
-  firewall: extend(() => usage('firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]'), { show: firewallShow, set: firewallSet }),
+  firewall: extend(() => usage('firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]'), {
+    show: firewallShow,
+    set: firewallSet,
+  }),
 };

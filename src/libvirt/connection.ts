@@ -121,12 +121,22 @@ export function resolveUri(uri?: string): string {
 }
 
 const NETWORK_LIST_FLAGS =
-  VIR_CONNECT_LIST_NETWORKS_INACTIVE | VIR_CONNECT_LIST_NETWORKS_ACTIVE | VIR_CONNECT_LIST_NETWORKS_PERSISTENT |
-  VIR_CONNECT_LIST_NETWORKS_TRANSIENT | VIR_CONNECT_LIST_NETWORKS_AUTOSTART | VIR_CONNECT_LIST_NETWORKS_NO_AUTOSTART;
+  VIR_CONNECT_LIST_NETWORKS_INACTIVE |
+  VIR_CONNECT_LIST_NETWORKS_ACTIVE |
+  VIR_CONNECT_LIST_NETWORKS_PERSISTENT |
+  VIR_CONNECT_LIST_NETWORKS_TRANSIENT |
+  VIR_CONNECT_LIST_NETWORKS_AUTOSTART |
+  VIR_CONNECT_LIST_NETWORKS_NO_AUTOSTART;
 const DOMAIN_LIST_FLAGS =
-  VIR_CONNECT_LIST_DOMAINS_ACTIVE | VIR_CONNECT_LIST_DOMAINS_INACTIVE | VIR_CONNECT_LIST_DOMAINS_PERSISTENT |
-  VIR_CONNECT_LIST_DOMAINS_TRANSIENT | VIR_CONNECT_LIST_DOMAINS_RUNNING | VIR_CONNECT_LIST_DOMAINS_PAUSED |
-  VIR_CONNECT_LIST_DOMAINS_SHUTOFF | VIR_CONNECT_LIST_DOMAINS_OTHER | VIR_CONNECT_LIST_DOMAINS_AUTOSTART |
+  VIR_CONNECT_LIST_DOMAINS_ACTIVE |
+  VIR_CONNECT_LIST_DOMAINS_INACTIVE |
+  VIR_CONNECT_LIST_DOMAINS_PERSISTENT |
+  VIR_CONNECT_LIST_DOMAINS_TRANSIENT |
+  VIR_CONNECT_LIST_DOMAINS_RUNNING |
+  VIR_CONNECT_LIST_DOMAINS_PAUSED |
+  VIR_CONNECT_LIST_DOMAINS_SHUTOFF |
+  VIR_CONNECT_LIST_DOMAINS_OTHER |
+  VIR_CONNECT_LIST_DOMAINS_AUTOSTART |
   VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART;
 
 interface Subscription {
@@ -137,9 +147,11 @@ interface Subscription {
 function checkAuth(auth: OpenOptions['auth']): NativeAuth {
   if (auth === undefined) return null;
   if (typeof auth === 'function') return auth;
-  if (typeof auth !== 'object' || auth === null) throw new ValidationError('EINVALIDARG', 'auth must be {username, password} or a function', 'auth');
+  if (typeof auth !== 'object' || auth === null)
+    throw new ValidationError('EINVALIDARG', 'auth must be {username, password} or a function', 'auth');
   for (const k of ['username', 'password'] as const) {
-    if (auth[k] !== undefined && typeof auth[k] !== 'string') throw new ValidationError('EINVALIDARG', `auth.${k} must be a string`, 'auth');
+    if (auth[k] !== undefined && typeof auth[k] !== 'string')
+      throw new ValidationError('EINVALIDARG', `auth.${k} must be a string`, 'auth');
   }
   return { username: auth.username, password: auth.password };
 }
@@ -211,14 +223,24 @@ export class Connection extends EventEmitter {
     if (ev.kind === 'domain-lifecycle') {
       const event = enumName(DOMAIN_EVENT, ev.event);
       const out: DomainLifecycleEvent = {
-        kind: 'domain', name: ev.name, uuid: ev.uuid, event,
-        detail: enumName(DOMAIN_EVENT_DETAIL[event] ?? [], ev.detail), eventNumber: ev.event, detailNumber: ev.detail,
+        kind: 'domain',
+        name: ev.name,
+        uuid: ev.uuid,
+        event,
+        detail: enumName(DOMAIN_EVENT_DETAIL[event] ?? [], ev.detail),
+        eventNumber: ev.event,
+        detailNumber: ev.detail,
       };
       this.emit('domain-lifecycle', out);
       this.emit('lifecycle', out);
     } else {
       const out: NetworkLifecycleEvent = {
-        kind: 'network', name: ev.name, uuid: ev.uuid, event: enumName(NETWORK_EVENT, ev.event), detail: ev.detail, eventNumber: ev.event,
+        kind: 'network',
+        name: ev.name,
+        uuid: ev.uuid,
+        event: enumName(NETWORK_EVENT, ev.event),
+        detail: ev.detail,
+        eventNumber: ev.event,
       };
       this.emit('network-lifecycle', out);
       this.emit('lifecycle', out);
@@ -396,7 +418,8 @@ export class Connection extends EventEmitter {
    * virsh event --all --loop.
    */
   async domainEventRegisterAny(eventID = VIR_DOMAIN_EVENT_ID_LIFECYCLE): Promise<number> {
-    if (eventID !== VIR_DOMAIN_EVENT_ID_LIFECYCLE) throw new ValidationError('EINVALIDARG', 'only VIR_DOMAIN_EVENT_ID_LIFECYCLE is supported', 'eventID');
+    if (eventID !== VIR_DOMAIN_EVENT_ID_LIFECYCLE)
+      throw new ValidationError('EINVALIDARG', 'only VIR_DOMAIN_EVENT_ID_LIFECYCLE is supported', 'eventID');
     return this.#register('domain');
   }
 
@@ -411,7 +434,8 @@ export class Connection extends EventEmitter {
    * virsh net-event --all --loop.
    */
   async networkEventRegisterAny(eventID = VIR_NETWORK_EVENT_ID_LIFECYCLE): Promise<number> {
-    if (eventID !== VIR_NETWORK_EVENT_ID_LIFECYCLE) throw new ValidationError('EINVALIDARG', 'only VIR_NETWORK_EVENT_ID_LIFECYCLE is supported', 'eventID');
+    if (eventID !== VIR_NETWORK_EVENT_ID_LIFECYCLE)
+      throw new ValidationError('EINVALIDARG', 'only VIR_NETWORK_EVENT_ID_LIFECYCLE is supported', 'eventID');
     return this.#register('network');
   }
 

@@ -91,7 +91,15 @@ export const DOMAIN_STATE: readonly string[] = [
 
 /** virDomainEventType without the VIR_DOMAIN_EVENT_ prefix. */
 export const DOMAIN_EVENT: readonly string[] = [
-  'DEFINED', 'UNDEFINED', 'STARTED', 'SUSPENDED', 'RESUMED', 'STOPPED', 'SHUTDOWN', 'PMSUSPENDED', 'CRASHED',
+  'DEFINED',
+  'UNDEFINED',
+  'STARTED',
+  'SUSPENDED',
+  'RESUMED',
+  'STOPPED',
+  'SHUTDOWN',
+  'PMSUSPENDED',
+  'CRASHED',
 ];
 
 /** The detail enum of each domain lifecycle event (VIR_DOMAIN_EVENT_<EVENT>_<DETAIL>). */

@@ -25,7 +25,15 @@ export class LibvirtError extends HostwireError {
 
 /** Turns an error from the addon into a LibvirtError (or passes other errors through). */
 export function fromAddon(e: unknown, operation?: string): Error {
-  const n = e as { libvirt?: unknown; code?: unknown; number?: unknown; domain?: unknown; domainName?: unknown; level?: unknown; message?: unknown };
+  const n = e as {
+    libvirt?: unknown;
+    code?: unknown;
+    number?: unknown;
+    domain?: unknown;
+    domainName?: unknown;
+    level?: unknown;
+    message?: unknown;
+  };
   if (n && n.libvirt === true && typeof n.code === 'string') {
     return new LibvirtError(
       n.code,

@@ -1,7 +1,16 @@
 /** libvirt bindings: connections, networks, domains and lifecycle events, as Promises. */
 export * from './constants';
 export { Connection, DEFAULT_URI, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_NETWORK_EVENT_ID_LIFECYCLE, resolveUri } from './connection';
-export type { AuthCallback, CloseEvent, Credential, DomainLifecycleEvent, LifecycleEvent, NetworkLifecycleEvent, OpenOptions, Version } from './connection';
+export type {
+  AuthCallback,
+  CloseEvent,
+  Credential,
+  DomainLifecycleEvent,
+  LifecycleEvent,
+  NetworkLifecycleEvent,
+  OpenOptions,
+  Version,
+} from './connection';
 export { Domain } from './domain';
 export type { DomainInfo, DomainState } from './domain';
 export { Network } from './network';

@@ -62,9 +62,12 @@ export interface InterfaceSpec {
  * Equivalent to: the XML virsh attach-interface DOMAIN network|bridge SOURCE --mac MAC --model MODEL builds.
  */
 export function interfaceXml(spec: InterfaceSpec): string {
-  if (spec.type !== 'network' && spec.type !== 'bridge') throw new ValidationError('EINVALIDARG', `interface type must be 'network' or 'bridge'`, 'type');
-  if (typeof spec.source !== 'string' || spec.source === '') throw new ValidationError('EINVALIDARG', 'interface source is missing', 'source');
-  if (spec.mac !== undefined && !MAC.test(spec.mac)) throw new ValidationError('EINVALIDMAC', `not a MAC address: ${JSON.stringify(spec.mac)}`, 'mac');
+  if (spec.type !== 'network' && spec.type !== 'bridge')
+    throw new ValidationError('EINVALIDARG', `interface type must be 'network' or 'bridge'`, 'type');
+  if (typeof spec.source !== 'string' || spec.source === '')
+    throw new ValidationError('EINVALIDARG', 'interface source is missing', 'source');
+  if (spec.mac !== undefined && !MAC.test(spec.mac))
+    throw new ValidationError('EINVALIDMAC', `not a MAC address: ${JSON.stringify(spec.mac)}`, 'mac');
   const iface: XmlNode = { '@_type': spec.type, source: { [spec.type === 'network' ? '@_network' : '@_bridge']: spec.source } };
   if (spec.mac) iface.mac = { '@_address': spec.mac.toLowerCase() };
   if (spec.model) iface.model = { '@_type': spec.model };

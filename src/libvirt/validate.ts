@@ -10,7 +10,8 @@ export function checkName(name: unknown, what = 'name'): string {
   if (typeof name !== 'string' || name.length === 0) throw new ValidationError('EINVALIDNAME', `${what} must be a non-empty string`, what);
   if (name.length > 255) throw new ValidationError('EINVALIDNAME', `${what} is longer than 255 characters`, what);
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f/]/.test(name)) throw new ValidationError('EINVALIDNAME', `${what} ${JSON.stringify(name)} contains '/' or a control character`, what);
+  if (/[\x00-\x1f\x7f/]/.test(name))
+    throw new ValidationError('EINVALIDNAME', `${what} ${JSON.stringify(name)} contains '/' or a control character`, what);
   return name;
 }
 

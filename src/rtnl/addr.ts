@@ -41,7 +41,7 @@ export function bytesToIp(b: Buffer): string {
   const g = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;
@@ -61,10 +61,12 @@ export function parseCidr(cidr: string, field = 'address'): { address: string; p
   if (typeof cidr !== 'string') throw new ValidationError('EINVALIDADDR', `${field}: an address is required`, field);
   const [address, len, extra] = cidr.split('/');
   const family = isIP(address);
-  if ((family !== 4 && family !== 6) || extra !== undefined) throw new ValidationError('EINVALIDADDR', `${field}: '${cidr}' is not ADDRESS[/PREFIX]`, field);
+  if ((family !== 4 && family !== 6) || extra !== undefined)
+    throw new ValidationError('EINVALIDADDR', `${field}: '${cidr}' is not ADDRESS[/PREFIX]`, field);
   const max = family === 4 ? 32 : 128;
   const prefixlen = len === undefined ? max : /^\d+$/.test(len) ? Number(len) : NaN;
-  if (!(prefixlen >= 0 && prefixlen <= max)) throw new ValidationError('EINVALIDADDR', `${field}: prefix of '${cidr}' is not 0-${max}`, field);
+  if (!(prefixlen >= 0 && prefixlen <= max))
+    throw new ValidationError('EINVALIDADDR', `${field}: prefix of '${cidr}' is not 0-${max}`, field);
   return { address, prefixlen, family };
 }
 
@@ -87,7 +89,20 @@ export interface Address {
 
 const flagBits = (f: unknown): number => {
   if (typeof f === 'number') return f;
-  const names: Record<string, number> = { secondary: 0x1, nodad: 0x2, optimistic: 0x4, dadfailed: 0x8, homeaddress: 0x10, deprecated: 0x20, tentative: 0x40, permanent: 0x80, managetempaddr: 0x100, noprefixroute: 0x200, mcautojoin: 0x400, stablePrivacy: 0x800 };
+  const names: Record<string, number> = {
+    secondary: 0x1,
+    nodad: 0x2,
+    optimistic: 0x4,
+    dadfailed: 0x8,
+    homeaddress: 0x10,
+    deprecated: 0x20,
+    tentative: 0x40,
+    permanent: 0x80,
+    managetempaddr: 0x100,
+    noprefixroute: 0x200,
+    mcautojoin: 0x400,
+    stablePrivacy: 0x800,
+  };
   let n = 0;
   for (const [k, v] of Object.entries((f ?? {}) as Record<string, unknown>)) if (v === true && names[k]) n |= names[k];
   return n;
@@ -116,7 +131,12 @@ export function decodeAddress(m: rt.AddressMessage): Address {
 export async function listAddresses(h: Handle, filter: { dev?: string | number; family?: 4 | 6 } = {}): Promise<Address[]> {
   const index = filter.dev !== undefined ? await h.indexOf(filter.dev) : 0;
   const family = filter.family === 4 ? AF_INET : filter.family === 6 ? AF_INET6 : 0;
-  const msgs = await h.socket.request(RTM_GETADDR, encodeWith(rt.formatAddressMessage, { kind: 'address', data: { family, index }, attrs: {} }), `addr show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`, NLM_F_DUMP);
+  const msgs = await h.socket.request(
+    RTM_GETADDR,
+    encodeWith(rt.formatAddressMessage, { kind: 'address', data: { family, index }, attrs: {} }),
+    `addr show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`,
+    NLM_F_DUMP,
+  );
   return msgs
     .filter((m) => m.type === RTM_NEWADDR)
     .map((m) => decodeAddress(rt.parseAddressMessage(m.data)))
@@ -142,7 +162,10 @@ export interface AddressSpec {
 export function addressMessage(index: number, spec: AddressSpec, scope?: number): rt.AddressMessage {
   const { address, prefixlen, family } = parseCidr(spec.cidr);
   const bytes = ipToBytes(address);
-  const attrs: rt.AddressMessage["attrs"] = { local: bytes, address: spec.peer !== undefined ? ipToBytes(parseCidr(spec.peer, 'peer').address) : bytes };
+  const attrs: rt.AddressMessage['attrs'] = {
+    local: bytes,
+    address: spec.peer !== undefined ? ipToBytes(parseCidr(spec.peer, 'peer').address) : bytes,
+  };
   if (spec.broadcast !== undefined && family === 4) {
     if (spec.broadcast === '+') {
       const mask = prefixlen === 0 ? 0 : (~0 << (32 - prefixlen)) >>> 0;
@@ -154,14 +177,19 @@ export function addressMessage(index: number, spec: AddressSpec, scope?: number)
     }
   }
   if (spec.label !== undefined) attrs.label = spec.label;
-  const data: rt.AddressMessage["data"] = { family: family === 4 ? AF_INET : AF_INET6, prefixlen, index };
+  const data: rt.AddressMessage['data'] = { family: family === 4 ? AF_INET : AF_INET6, prefixlen, index };
   if (spec.nodad && family === 6) data.flags = { nodad: true };
   if (scope !== undefined) data.scope = scope;
   return { kind: 'address', data, attrs };
 }
 
 /** Equivalent to: ip addr add CIDR [broadcast B] [label L] [peer P] dev DEV */
-export async function addAddress(h: Handle, dev: string | number, spec: AddressSpec | string, opts: { scope?: number } = {}): Promise<void> {
+export async function addAddress(
+  h: Handle,
+  dev: string | number,
+  spec: AddressSpec | string,
+  opts: { scope?: number } = {},
+): Promise<void> {
   const s = typeof spec === 'string' ? { cidr: spec } : spec;
   const msg = addressMessage(0, s, opts.scope);
   msg.data.index = await h.indexOf(dev);

@@ -116,7 +116,7 @@ export function encodeTable(t: AttrTable, values: Record<string, unknown>): Uint
   const out: Uint8Array[] = [];
   for (const spec of t.specs) {
     const v = values[keyOf(t, spec)];
-    if (v === undefined || v === null || v === false && spec.codec === 'flag') continue;
+    if (v === undefined || v === null || (v === false && spec.codec === 'flag')) continue;
     out.push(attr(spec.type, encodeValue(spec.codec, v)));
   }
   return out;

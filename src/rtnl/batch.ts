@@ -40,9 +40,7 @@ export interface BatchOptions {
 /** Runs of deletions at least this long use the batched unregister. */
 export const GROUP_DELETE_MIN = 4;
 
-export type BatchResult =
-  | { ok: true; index?: number }
-  | { ok: false; error: Error };
+export type BatchResult = { ok: true; index?: number } | { ok: false; error: Error };
 
 export interface BatchReport {
   results: BatchResult[];
@@ -157,7 +155,10 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
           while (j < ops.length && ops[j].op === 'createTap' && !results[j]) j++;
           const run = ops.slice(i, j) as Array<Extract<BatchOp, { op: 'createTap' }>>;
           await settle();
-          const made = await createTunDevices(h, run.map((t) => tunSpec(t.name, t.options)));
+          const made = await createTunDevices(
+            h,
+            run.map((t) => tunSpec(t.name, t.options)),
+          );
           made.forEach((m, k) => {
             if (m instanceof Error) {
               results[i + k] = { ok: false, error: m };

@@ -104,7 +104,11 @@ export function openNetnsFd(name: string): number {
     return fs.openSync(`${NETNS_DIR}/${name}`, 'r');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new NetlinkError(err.errno ? -err.errno : 2, `open netns ${name}`, err.code === 'ENOENT' ? `no namespace named '${name}'` : err.message);
+    throw new NetlinkError(
+      err.errno ? -err.errno : 2,
+      `open netns ${name}`,
+      err.code === 'ENOENT' ? `no namespace named '${name}'` : err.message,
+    );
   }
 }
 
@@ -183,7 +187,10 @@ export class Handle {
       op += ` type ${filter.kind}`;
     }
     const msgs = await this.linkRequest(RTM_GETLINK, op, linkMsg(), attrs, extra, NLM_F_DUMP);
-    return this.matches(filter, msgs.filter((m) => m.type === RTM_NEWLINK).map((m) => decodeLink(decodeLinkMessage(m))));
+    return this.matches(
+      filter,
+      msgs.filter((m) => m.type === RTM_NEWLINK).map((m) => decodeLink(decodeLinkMessage(m))),
+    );
   }
 
   // The kernel ignores a kind filter for kinds whose module is not loaded: filter here too.

@@ -1,6 +1,15 @@
 /** Typed link objects, decoded from RTM_NEWLINK. */
 import type { LinkMessage } from 'netlink/dist/rt/structs';
-import { IFF_FLAGS, IFF_UP, IF_OPER, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, type OperState } from './constants';
+import {
+  IFF_FLAGS,
+  IFF_UP,
+  IF_OPER,
+  IFLA_INFO_DATA,
+  IFLA_INFO_KIND,
+  IFLA_INFO_SLAVE_DATA,
+  IFLA_INFO_SLAVE_KIND,
+  type OperState,
+} from './constants';
 import { formatMac } from './attrs';
 import { decodeInfoData, decodeSlaveData } from './kinds';
 import { eachAttr } from './wire';
@@ -73,9 +82,25 @@ export function decodeLink(m: LinkMessage): Link {
 
 // netlink's parseLink gives flags as an object of booleans; rebuild the bit mask.
 const FLAG_KEYS: Record<string, number> = {
-  up: 0x1, broadcast: 0x2, debug: 0x4, loopback: 0x8, pointopoint: 0x10, notrailers: 0x20, running: 0x40,
-  noarp: 0x80, promisc: 0x100, allmulti: 0x200, master: 0x400, slave: 0x800, multicast: 0x1000,
-  portsel: 0x2000, automedia: 0x4000, dynamic: 0x8000, lowerUp: 0x10000, dormant: 0x20000, echo: 0x40000,
+  up: 0x1,
+  broadcast: 0x2,
+  debug: 0x4,
+  loopback: 0x8,
+  pointopoint: 0x10,
+  notrailers: 0x20,
+  running: 0x40,
+  noarp: 0x80,
+  promisc: 0x100,
+  allmulti: 0x200,
+  master: 0x400,
+  slave: 0x800,
+  multicast: 0x1000,
+  portsel: 0x2000,
+  automedia: 0x4000,
+  dynamic: 0x8000,
+  lowerUp: 0x10000,
+  dormant: 0x20000,
+  echo: 0x40000,
 };
 
 function flagsToNumber(f: unknown): number {

@@ -36,10 +36,22 @@ export interface Route {
   type: number;
 }
 
-const num = (v: unknown, names: Record<string, number>): number => (typeof v === 'number' ? v : typeof v === 'string' ? names[v] ?? 0 : 0);
+const num = (v: unknown, names: Record<string, number>): number =>
+  typeof v === 'number' ? v : typeof v === 'string' ? (names[v] ?? 0) : 0;
 const PROTO: Record<string, number> = { REDIRECT: 1, KERNEL: 2, BOOT: 3, STATIC: 4, RA: 9, DHCP: 16 };
 const SCOPE: Record<string, number> = { UNIVERSE: 0, SITE: 200, LINK: 253, HOST: 254, NOWHERE: 255 };
-const TYPE: Record<string, number> = { UNSPEC: 0, UNICAST: 1, LOCAL: 2, BROADCAST: 3, ANYCAST: 4, MULTICAST: 5, BLACKHOLE: 6, UNREACHABLE: 7, PROHIBIT: 8, THROW: 9 };
+const TYPE: Record<string, number> = {
+  UNSPEC: 0,
+  UNICAST: 1,
+  LOCAL: 2,
+  BROADCAST: 3,
+  ANYCAST: 4,
+  MULTICAST: 5,
+  BLACKHOLE: 6,
+  UNREACHABLE: 7,
+  PROHIBIT: 8,
+  THROW: 9,
+};
 
 export function decodeRoute(m: rt.RouteMessage): Route {
   const { data, attrs } = m;
@@ -75,7 +87,7 @@ export interface RouteSpec {
 /** The rtmsg of a route, checked ('EINVALIDADDR'). */
 export function routeMessage(spec: RouteSpec): rt.RouteMessage {
   let family: 4 | 6 | undefined;
-  const attrs: rt.RouteMessage["attrs"] = {};
+  const attrs: rt.RouteMessage['attrs'] = {};
   let dstLen = 0;
   if (spec.dst !== 'default') {
     const d = parseCidr(spec.dst, 'dst');
@@ -85,7 +97,8 @@ export function routeMessage(spec: RouteSpec): rt.RouteMessage {
   }
   if (spec.gateway !== undefined) {
     const g = parseCidr(spec.gateway, 'gateway');
-    if (family !== undefined && g.family !== family) throw new ValidationError('EINVALIDADDR', 'gateway and destination are of different families', 'gateway');
+    if (family !== undefined && g.family !== family)
+      throw new ValidationError('EINVALIDADDR', 'gateway and destination are of different families', 'gateway');
     family = g.family;
     attrs.gateway = ipToBytes(g.address);
   }
@@ -120,7 +133,12 @@ export async function listRoutes(h: Handle, filter: { family?: 4 | 6; dev?: stri
   const out: Route[] = [];
   for (const family of filter.family ? [filter.family] : ([4, 6] as const)) {
     const msg: rt.RouteMessage = { kind: 'route', data: { family: family === 4 ? AF_INET : AF_INET6 }, attrs: {} };
-    const msgs = await h.socket.request(RTM_GETROUTE, encodeWith(rt.formatRouteMessage, msg), `route show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`, NLM_F_DUMP);
+    const msgs = await h.socket.request(
+      RTM_GETROUTE,
+      encodeWith(rt.formatRouteMessage, msg),
+      `route show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`,
+      NLM_F_DUMP,
+    );
     for (const m of msgs) {
       if (m.type !== RTM_NEWROUTE) continue;
       const r = decodeRoute(rt.parseRouteMessage(m.data));
@@ -134,7 +152,12 @@ const label = (s: RouteSpec): string => `${s.dst}${s.gateway ? ` via ${s.gateway
 
 /** Equivalent to: ip route add DST [via GW] [dev DEV] [metric N] [src S] [table T] */
 export async function addRoute(h: Handle, spec: RouteSpec): Promise<void> {
-  await h.socket.request(RTM_NEWROUTE, encodeWith(rt.formatRouteMessage, routeMessage(spec)), `route add ${label(spec)}`, NLM_F_CREATE | NLM_F_EXCL);
+  await h.socket.request(
+    RTM_NEWROUTE,
+    encodeWith(rt.formatRouteMessage, routeMessage(spec)),
+    `route add ${label(spec)}`,
+    NLM_F_CREATE | NLM_F_EXCL,
+  );
 }
 
 /** Equivalent to: ip route del DST [via GW] [dev DEV] [metric N] [table T] */
@@ -142,6 +165,6 @@ export async function deleteRoute(h: Handle, spec: RouteSpec): Promise<void> {
   const msg = routeMessage(spec);
   // Deleting matches on what is given: leave the scope open (RT_SCOPE_NOWHERE) unless set.
   if (spec.scope === undefined) msg.data.scope = 255;
-  if (spec.protocol === undefined) msg.data.protocol = 0 as rt.RouteMessage["data"]["protocol"];
+  if (spec.protocol === undefined) msg.data.protocol = 0 as rt.RouteMessage['data']['protocol'];
   await h.socket.request(RTM_DELROUTE, encodeWith(rt.formatRouteMessage, msg), `route del ${label(spec)}`);
 }

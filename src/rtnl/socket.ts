@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'events';
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLM_F_DUMP_INTR } from './constants';
-import { NetlinkError, errnoName } from './errors';
+import { NetlinkError } from './errors';
 import { decodeAck, decodeDatagram, encodeMessage, type NetlinkMessage } from './wire';
 
 /** Bytes out, datagrams in. */
@@ -53,13 +53,6 @@ interface Pending {
 const MAX_SEND_BYTES = 64 * 1024;
 const MAX_SEND_CHUNKS = 512;
 
-export declare interface NetlinkSocket {
-  /** Messages nobody asked for (multicast notifications). */
-  on(event: 'notification', fn: (msg: NetlinkMessage) => void): this;
-  /** Transport errors that could not be tied to one request (already settled as failures). */
-  on(event: 'error', fn: (err: Error) => void): this;
-}
-
 export class NetlinkSocket extends EventEmitter {
   readonly window: number;
   private readonly transport: Transport;
@@ -75,6 +68,14 @@ export class NetlinkSocket extends EventEmitter {
     super();
     this.window = Math.max(1, options.window ?? 256);
     this.transport = factory((err, datagrams, drained) => this.receive(err, datagrams, drained));
+  }
+
+  /** Messages nobody asked for (multicast notifications). */
+  override on(event: 'notification', fn: (msg: NetlinkMessage) => void): this;
+  /** Transport errors that could not be tied to one request (already settled as failures). */
+  override on(event: 'error', fn: (err: Error) => void): this;
+  override on(event: string, fn: (...args: never[]) => void): this {
+    return super.on(event, fn as (...args: unknown[]) => void);
   }
 
   get port(): number {
@@ -215,7 +216,8 @@ export class NetlinkSocket extends EventEmitter {
     if (m.type === NLMSG_DONE) {
       const ack = decodeAck(m);
       if (ack.errno) return this.settle(p, new NetlinkError(ack.errno, p.op, ack.extack));
-      if (m.flags & NLM_F_DUMP_INTR) return this.settle(p, new NetlinkError(4 /* EINTR */, p.op, 'dump was interrupted by a concurrent change; retry'));
+      if (m.flags & NLM_F_DUMP_INTR)
+        return this.settle(p, new NetlinkError(4 /* EINTR */, p.op, 'dump was interrupted by a concurrent change; retry'));
       return this.settle(p, null);
     }
     p.parts.push(m);

@@ -14,7 +14,11 @@ export function checkIfName(name: unknown, field = 'name'): string {
     throw new ValidationError('EINVALIDNAME', `${field}: an interface name is required`, field);
   const bytes = Buffer.byteLength(name);
   if (bytes >= IFNAMSIZ)
-    throw new ValidationError('EINVALIDNAME', `${field}: '${printable(name)}' is ${bytes} bytes; interface names have at most ${IFNAMSIZ - 1}`, field);
+    throw new ValidationError(
+      'EINVALIDNAME',
+      `${field}: '${printable(name)}' is ${bytes} bytes; interface names have at most ${IFNAMSIZ - 1}`,
+      field,
+    );
   if (name === '.' || name === '..') throw new ValidationError('EINVALIDNAME', `${field}: '${name}' is not a valid interface name`, field);
   if (/[/\s\p{Cc}]/u.test(name) || name.includes(':'))
     throw new ValidationError('EINVALIDNAME', `${field}: '${printable(name)}' contains '/', ':', whitespace or a control character`, field);
@@ -60,7 +64,14 @@ export function checkId(id: unknown, field: string): number {
 
 /** Namespace names as `ip netns add` accepts them: a file name under /run/netns. */
 export function checkNetnsName(name: unknown, field = 'netns'): string {
-  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 255 || name === '.' || name === '..' || /[/\p{Cc}]/u.test(name))
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    Buffer.byteLength(name) > 255 ||
+    name === '.' ||
+    name === '..' ||
+    /[/\p{Cc}]/u.test(name)
+  )
     throw new ValidationError('EINVALIDNETNS', `${field}: '${printable(String(name))}' is not a valid namespace name`, field);
   return name;
 }

@@ -15,14 +15,7 @@ import {
 } from 'netlink/dist/structs';
 import * as rt from 'netlink/dist/rt/structs';
 import type { LinkAttrs } from 'netlink/dist/rt/ifla';
-import {
-  NLMSG_DONE,
-  NLMSG_ERROR,
-  NLM_F_ACK_TLVS,
-  NLM_F_CAPPED,
-  NLMSGERR_ATTR_MSG,
-  NLMSGERR_ATTR_OFFS,
-} from './constants';
+import { NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS } from './constants';
 
 export type { NetlinkMessage, LinkAttrs };
 export const HEADER_LENGTH = 16;

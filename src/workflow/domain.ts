@@ -34,7 +34,8 @@ export function randomMac(): string {
   return ['52', '54', '00', ...Array.from(b, (x) => x.toString(16).padStart(2, '0'))].join(':');
 }
 
-const affect = (o: { live?: boolean; config?: boolean }): number => (o.live ? VIR_DOMAIN_AFFECT_LIVE : 0) | (o.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+const affect = (o: { live?: boolean; config?: boolean }): number =>
+  (o.live ? VIR_DOMAIN_AFFECT_LIVE : 0) | (o.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
 
 async function withDomain<T>(c: Connection, name: string, fn: (d: Domain) => Promise<T>): Promise<T> {
   const d = await c.domainLookupByName(name);
@@ -55,7 +56,8 @@ export function interfaceSpec(o: AttachOptions): InterfaceModel {
       : { type: 'bridge', source: { bridge: checkIfName(o.bridge, 'bridge') } };
   iface.mac = o.mac !== undefined ? checkMac(o.mac, 'mac') : randomMac();
   if (o.model !== undefined) {
-    if (!/^[A-Za-z0-9_.-]{1,32}$/.test(o.model)) throw new ValidationError('EINVALIDARG', `model ${JSON.stringify(o.model)} is not a NIC model name`, 'model');
+    if (!/^[A-Za-z0-9_.-]{1,32}$/.test(o.model))
+      throw new ValidationError('EINVALIDARG', `model ${JSON.stringify(o.model)} is not a NIC model name`, 'model');
     iface.model = o.model;
   }
   return iface;
@@ -130,7 +132,11 @@ export interface InterfaceRow {
  * port of right now (rtnetlink, in `netns` where the daemon's taps live).
  * Equivalent to: virsh domiflist DOM + ip link show vnetN (its master)
  */
-export async function interfaceList(c: Connection, domain: string, opts: { netns?: string; handle?: Handle } = {}): Promise<InterfaceRow[]> {
+export async function interfaceList(
+  c: Connection,
+  domain: string,
+  opts: { netns?: string; handle?: Handle } = {},
+): Promise<InterfaceRow[]> {
   const ifs = await withDomain(c, domain, async (d) => parseDomain(await d.getXMLDesc()).interfaces);
   return withHandle(opts, async (h) => {
     const rows: InterfaceRow[] = [];

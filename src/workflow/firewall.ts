@@ -40,7 +40,8 @@ export function openInNetns(netns: string | undefined, path: string, flags: numb
     return (kernelAddon() as unknown as NsFileAddon).openInNetns(nsPath, path, flags);
   } catch (e) {
     const n = e as { syscall?: string; errno?: number; code?: string };
-    if (n.syscall === 'setns' && n.code === 'ENOENT') throw new SyscallError('ENOENT', n.errno ?? 2, 'setns', `no namespace named '${netns}'`, nsPath ?? undefined);
+    if (n.syscall === 'setns' && n.code === 'ENOENT')
+      throw new SyscallError('ENOENT', n.errno ?? 2, 'setns', `no namespace named '${netns}'`, nsPath ?? undefined);
     throw fromNative(e, path);
   }
 }
@@ -51,7 +52,10 @@ function sysctlFile(key: BridgeNfKey, opts: FirewallOptions, flags: number): num
     return openInNetns(opts.netns, `${dir}/${BRIDGE_NF[key]}`, flags);
   } catch (e) {
     if ((e as SyscallError).code === 'ENOENT' && (e as SyscallError).syscall === 'open')
-      throw new HostwireError('ENOBRNETFILTER', `${dir} does not exist${opts.netns ? ` in namespace ${opts.netns}` : ''}: the br_netfilter module is not loaded (modprobe br_netfilter)`);
+      throw new HostwireError(
+        'ENOBRNETFILTER',
+        `${dir} does not exist${opts.netns ? ` in namespace ${opts.netns}` : ''}: the br_netfilter module is not loaded (modprobe br_netfilter)`,
+      );
     throw e;
   }
 }
@@ -97,7 +101,15 @@ export function setBridgeFirewall(change: Partial<BridgeFirewall>, opts: Firewal
     try {
       fs.writeSync(fd, on ? '1\n' : '0\n');
     } catch (e) {
-      throw fromNative({ code: (e as NodeJS.ErrnoException).code, errno: -((e as NodeJS.ErrnoException).errno ?? 0), syscall: 'write', message: (e as Error).message }, `${opts.dir ?? DIR}/${BRIDGE_NF[k]}`);
+      throw fromNative(
+        {
+          code: (e as NodeJS.ErrnoException).code,
+          errno: -((e as NodeJS.ErrnoException).errno ?? 0),
+          syscall: 'write',
+          message: (e as Error).message,
+        },
+        `${opts.dir ?? DIR}/${BRIDGE_NF[k]}`,
+      );
     } finally {
       fs.closeSync(fd);
     }

@@ -2,7 +2,16 @@
  * The bridged-networking workflow: the tutorial's steps as library calls over rtnetlink and
  * libvirt (the CLI verbs in src/cli/workflow.ts are thin wrappers over these).
  */
-export { defineBridgedNetwork, editNetwork, editNetworkXml, networkDefinition, networkBridges, checkBridgeExists, checkEdit, withHandle } from './network';
+export {
+  defineBridgedNetwork,
+  editNetwork,
+  editNetworkXml,
+  networkDefinition,
+  networkBridges,
+  checkBridgeExists,
+  checkEdit,
+  withHandle,
+} from './network';
 export type { DefineBridgeOptions, DefineBridgeResult, EditResult, NetworkBridge } from './network';
 export { attachInterface, detachInterface, interfaceList, interfaceSpec, randomMac } from './domain';
 export type { AttachOptions, DetachOptions, InterfaceRow } from './domain';
@@ -10,7 +19,16 @@ export { addBridgePort, checkBatchPorts, checkBridgePort, isPhysicalLink, MANAGE
 export type { GuardOptions } from './guard';
 export { BRIDGE_NF, getBridgeFirewall, setBridgeFirewall, openInNetns } from './firewall';
 export type { BridgeFirewall, BridgeNfKey, FirewallOptions } from './firewall';
-export { FORMATS, persistBridge, readBridgeSetup, renderBridgeSetup, renderIfupdown, renderNetworkd, renderNm, writeRendered } from './persist';
+export {
+  FORMATS,
+  persistBridge,
+  readBridgeSetup,
+  renderBridgeSetup,
+  renderIfupdown,
+  renderNetworkd,
+  renderNm,
+  writeRendered,
+} from './persist';
 export type { BridgeSetup, PersistFormat, RenderedFile } from './persist';
 export { bridgeUplink, movableAddresses, movableRoutes } from './uplink';
 export type { UplinkOptions, UplinkResult } from './uplink';

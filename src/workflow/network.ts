@@ -50,10 +50,16 @@ export async function checkBridgeExists(h: Handle, bridge: string): Promise<void
   try {
     link = await h.getLink(bridge);
   } catch (e) {
-    if ((e as NetlinkError).code === 'ENODEV') throw new ValidationError('ENOBRIDGE', `bridge ${bridge} does not exist${where}: create it first (hostwire bridge add ${bridge})`, 'bridge');
+    if ((e as NetlinkError).code === 'ENODEV')
+      throw new ValidationError(
+        'ENOBRIDGE',
+        `bridge ${bridge} does not exist${where}: create it first (hostwire bridge add ${bridge})`,
+        'bridge',
+      );
     throw e;
   }
-  if (link.kind !== 'bridge') throw new ValidationError('ENOTBRIDGE', `${bridge} is a ${link.kind ?? 'physical'} device${where}, not a bridge`, 'bridge');
+  if (link.kind !== 'bridge')
+    throw new ValidationError('ENOTBRIDGE', `${bridge} is a ${link.kind ?? 'physical'} device${where}, not a bridge`, 'bridge');
 }
 
 async function lookupNetwork(c: Connection, name: string): Promise<Network | null> {
@@ -129,7 +135,12 @@ async function inactiveXml(n: Network): Promise<string> {
  */
 export function checkEdit(before: NetworkModel, after: NetworkModel): string | null {
   checkNetwork(after);
-  if (after.name !== before.name) throw new ValidationError('EEDITIDENTITY', `the edit renames network ${before.name} to ${after.name}; net edit keeps the name`, 'network.name');
+  if (after.name !== before.name)
+    throw new ValidationError(
+      'EEDITIDENTITY',
+      `the edit renames network ${before.name} to ${after.name}; net edit keeps the name`,
+      'network.name',
+    );
   if (before.uuid !== undefined && after.uuid !== undefined && after.uuid.toLowerCase() !== before.uuid.toLowerCase())
     throw new ValidationError('EEDITIDENTITY', `the edit changes the UUID of network ${before.name}`, 'network.uuid');
   const old = buildNetwork(before);
@@ -144,7 +155,11 @@ export function checkEdit(before: NetworkModel, after: NetworkModel): string | n
  * keeps running on its old configuration until restarted, as with virsh.
  * Equivalent to: virsh net-edit NAME
  */
-export async function editNetwork(c: Connection, name: string, edit: (m: NetworkModel) => NetworkModel | void | Promise<NetworkModel | void>): Promise<EditResult> {
+export async function editNetwork(
+  c: Connection,
+  name: string,
+  edit: (m: NetworkModel) => NetworkModel | void | Promise<NetworkModel | void>,
+): Promise<EditResult> {
   const xml = await networkDefinition(c, name);
   const before = parseNetwork(xml);
   const draft = parseNetwork(xml);

@@ -54,7 +54,12 @@ export async function readBridgeSetup(h: Handle, bridge: string): Promise<Bridge
   const addrs = movableAddresses(await h.listAddresses({ dev: br.index })).sort((a, b) => a.family - b.family);
   const routes = (await h.listRoutes({ dev: br.index }))
     .filter((r) => r.protocol !== RTPROT_KERNEL && r.type === 1 && !r.dst.startsWith('fe80:'))
-    .map((r) => ({ family: r.family, dst: r.dst, ...(r.gateway ? { gateway: r.gateway } : {}), ...(r.priority !== undefined ? { metric: r.priority } : {}) }));
+    .map((r) => ({
+      family: r.family,
+      dst: r.dst,
+      ...(r.gateway ? { gateway: r.gateway } : {}),
+      ...(r.priority !== undefined ? { metric: r.priority } : {}),
+    }));
   return {
     name: br.name,
     mac: br.address,
@@ -87,7 +92,12 @@ export function renderNetworkd(s: BridgeSetup): RenderedFile[] {
     { name: `25-${s.name}.netdev`, text: netdev.join('\n') + '\n', mode: 0o644 },
     { name: `25-${s.name}.network`, text: network.join('\n') + '\n', mode: 0o644 },
   ];
-  for (const p of s.ports) files.push({ name: `25-${p.name}.network`, text: ['[Match]', `Name=${p.name}`, '', '[Network]', `Bridge=${s.name}`].join('\n') + '\n', mode: 0o644 });
+  for (const p of s.ports)
+    files.push({
+      name: `25-${p.name}.network`,
+      text: ['[Match]', `Name=${p.name}`, '', '[Network]', `Bridge=${s.name}`].join('\n') + '\n',
+      mode: 0o644,
+    });
   return files;
 }
 
@@ -97,7 +107,12 @@ export function renderIfupdown(s: BridgeSetup): RenderedFile[] {
   const six = s.addresses.filter(v6);
   const gw = (fam: 4 | 6) => s.routes.find((r) => r.family === fam && r.dst === 'default' && r.gateway && r.metric === undefined);
   const others = s.routes.filter((r) => r !== gw(4) && r !== gw(6));
-  const lines = [`# ${s.name}: written by hostwire bridge persist`, ...s.ports.map((p) => `iface ${p.name} inet manual`), '', `auto ${s.name}`];
+  const lines = [
+    `# ${s.name}: written by hostwire bridge persist`,
+    ...s.ports.map((p) => `iface ${p.name} inet manual`),
+    '',
+    `auto ${s.name}`,
+  ];
   const bridgeOpts = [
     `    bridge_ports ${s.ports.map((p) => p.name).join(' ') || 'none'}`,
     `    bridge_stp ${s.stp ? 'on' : 'off'}`,
@@ -105,7 +120,10 @@ export function renderIfupdown(s: BridgeSetup): RenderedFile[] {
     ...(s.mac ? [`    hwaddress ether ${s.mac}`] : []),
     `    mtu ${s.mtu}`,
   ];
-  const routeLines = others.map((r) => `    up ip ${r.family === 6 ? '-6 ' : ''}route add ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${s.name}${r.metric !== undefined ? ` metric ${r.metric}` : ''}`);
+  const routeLines = others.map(
+    (r) =>
+      `    up ip ${r.family === 6 ? '-6 ' : ''}route add ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${s.name}${r.metric !== undefined ? ` metric ${r.metric}` : ''}`,
+  );
   if (v4.length) {
     lines.push(`iface ${s.name} inet static`, ...bridgeOpts, `    address ${v4[0]}`);
     const g = gw(4);
@@ -138,23 +156,49 @@ export function renderNm(s: BridgeSetup): RenderedFile[] {
     out.push('method=manual', ...addrs.map((a, i) => `address${i + 1}=${a}`));
     let n = 0;
     for (const r of s.routes.filter((x) => x.family === fam)) {
-      if (r.dst === 'default' && r.gateway && r.metric === undefined && !out.some((l) => l.startsWith('gateway='))) out.push(`gateway=${r.gateway}`);
-      else out.push(`route${++n}=${r.dst === 'default' ? (fam === 4 ? '0.0.0.0/0' : '::/0') : r.dst}${r.gateway || r.metric !== undefined ? `,${r.gateway ?? (fam === 4 ? '0.0.0.0' : '::')}` : ''}${r.metric !== undefined ? `,${r.metric}` : ''}`);
+      if (r.dst === 'default' && r.gateway && r.metric === undefined && !out.some((l) => l.startsWith('gateway=')))
+        out.push(`gateway=${r.gateway}`);
+      else
+        out.push(
+          `route${++n}=${r.dst === 'default' ? (fam === 4 ? '0.0.0.0/0' : '::/0') : r.dst}${r.gateway || r.metric !== undefined ? `,${r.gateway ?? (fam === 4 ? '0.0.0.0' : '::')}` : ''}${r.metric !== undefined ? `,${r.metric}` : ''}`,
+        );
     }
     return out;
   };
   const bridge = [
-    '[connection]', `id=${s.name}`, `uuid=${nmUuid(s.name)}`, 'type=bridge', `interface-name=${s.name}`, '',
-    '[ethernet]', ...(s.mac ? [`cloned-mac-address=${s.mac}`] : []), `mtu=${s.mtu}`, '',
-    '[bridge]', `stp=${s.stp}`, `forward-delay=${s.forwardDelay}`, '',
-    ...ipSection(4), '', ...ipSection(6),
+    '[connection]',
+    `id=${s.name}`,
+    `uuid=${nmUuid(s.name)}`,
+    'type=bridge',
+    `interface-name=${s.name}`,
+    '',
+    '[ethernet]',
+    ...(s.mac ? [`cloned-mac-address=${s.mac}`] : []),
+    `mtu=${s.mtu}`,
+    '',
+    '[bridge]',
+    `stp=${s.stp}`,
+    `forward-delay=${s.forwardDelay}`,
+    '',
+    ...ipSection(4),
+    '',
+    ...ipSection(6),
   ];
   const files: RenderedFile[] = [{ name: `${s.name}.nmconnection`, text: bridge.join('\n') + '\n', mode: 0o600 }];
   for (const p of s.ports) {
     const id = `${s.name}-port-${p.name}`;
     files.push({
       name: `${id}.nmconnection`,
-      text: ['[connection]', `id=${id}`, `uuid=${nmUuid(id)}`, 'type=ethernet', `interface-name=${p.name}`, `master=${s.name}`, 'slave-type=bridge'].join('\n') + '\n',
+      text:
+        [
+          '[connection]',
+          `id=${id}`,
+          `uuid=${nmUuid(id)}`,
+          'type=ethernet',
+          `interface-name=${p.name}`,
+          `master=${s.name}`,
+          'slave-type=bridge',
+        ].join('\n') + '\n',
       mode: 0o600,
     });
   }
@@ -175,7 +219,8 @@ export function renderBridgeSetup(s: BridgeSetup, format: PersistFormat): Render
  */
 export function writeRendered(dir: string, files: RenderedFile[]): string[] {
   const paths = files.map((f) => path.join(dir, f.name));
-  for (const p of paths) if (fs.existsSync(p)) throw new HostwireError('EEXIST', `${p} already exists; remove it first or choose another --dir`);
+  for (const p of paths)
+    if (fs.existsSync(p)) throw new HostwireError('EEXIST', `${p} already exists; remove it first or choose another --dir`);
   fs.mkdirSync(dir, { recursive: true });
   files.forEach((f, i) => fs.writeFileSync(paths[i], f.text, { mode: f.mode, flag: 'wx' }));
   return paths;
@@ -186,8 +231,14 @@ export function writeRendered(dir: string, files: RenderedFile[]): string[] {
  * Equivalent to: writing /etc/systemd/network/*.netdev|*.network, /etc/network/interfaces or
  * /etc/NetworkManager/system-connections/*.nmconnection by hand from `ip -d link/addr/route`.
  */
-export async function persistBridge(h: Handle, bridge: string, format: PersistFormat, dir?: string): Promise<{ files: RenderedFile[]; paths: string[] }> {
-  if (!(FORMATS as readonly string[]).includes(format)) throw new ValidationError('EINVALIDARG', `format must be one of ${FORMATS.join(', ')}`, 'format');
+export async function persistBridge(
+  h: Handle,
+  bridge: string,
+  format: PersistFormat,
+  dir?: string,
+): Promise<{ files: RenderedFile[]; paths: string[] }> {
+  if (!(FORMATS as readonly string[]).includes(format))
+    throw new ValidationError('EINVALIDARG', `format must be one of ${FORMATS.join(', ')}`, 'format');
   const files = renderBridgeSetup(await readBridgeSetup(h, bridge), format);
   return { files, paths: dir !== undefined ? writeRendered(dir, files) : [] };
 }

@@ -37,7 +37,8 @@ export function movableRoutes(routes: Route[]): Route[] {
   return routes.filter((r) => r.protocol !== RTPROT_KERNEL && r.type === 1 && !r.dst.startsWith('fe80:') && !r.dst.startsWith('ff00:'));
 }
 
-const routeText = (r: Route): string => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.priority !== undefined ? ` metric ${r.priority}` : ''}`;
+const routeText = (r: Route): string =>
+  `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.priority !== undefined ? ` metric ${r.priority}` : ''}`;
 
 function spec(r: Route, oif: number): RouteSpec {
   const s: RouteSpec = { dst: r.dst, oif, table: r.table, protocol: r.protocol, scope: r.scope, type: r.type };
@@ -49,7 +50,12 @@ function spec(r: Route, oif: number): RouteSpec {
 
 const cidr = (a: Address): string => `${a.address}/${a.prefixlen}`;
 // The host already owns these addresses: moved without IPv6 DAD, so they answer at once.
-const addrSpec = (a: Address) => ({ cidr: cidr(a), nodad: true, ...(a.broadcast ? { broadcast: a.broadcast } : {}), ...(a.peer ? { peer: a.peer } : {}) });
+const addrSpec = (a: Address) => ({
+  cidr: cidr(a),
+  nodad: true,
+  ...(a.broadcast ? { broadcast: a.broadcast } : {}),
+  ...(a.peer ? { peer: a.peer } : {}),
+});
 
 /**
  * Moves DEV's addresses and routes to a new bridge BR (made with DEV's MAC and MTU, so peers'
@@ -63,7 +69,8 @@ export async function bridgeUplink(h: Handle, dev: string, bridge: string, opts:
   checkIfName(dev, 'dev');
   checkIfName(bridge, 'bridge');
   const link = await h.getLink(dev);
-  if (link.master !== null) throw new ValidationError('EALREADYPORT', `${dev} is already a port of another device (index ${link.master})`, 'dev');
+  if (link.master !== null)
+    throw new ValidationError('EALREADYPORT', `${dev} is already a port of another device (index ${link.master})`, 'dev');
   if (link.kind === 'bridge') throw new ValidationError('ENOTPORT', `${dev} is a bridge; it cannot be a bridge's uplink port`, 'dev');
   try {
     await h.getLink(bridge);
@@ -108,7 +115,11 @@ export async function bridgeUplink(h: Handle, dev: string, bridge: string, opts:
         for (const a of addrs) await h.addAddress(link.index, addrSpec(a)).catch(ignoreExists);
       },
     );
-    await step('enslave dev', () => h.setLink(link.index, { master: br.index, up: true }), () => h.setNoMaster(link.index));
+    await step(
+      'enslave dev',
+      () => h.setLink(link.index, { master: br.index, up: true }),
+      () => h.setNoMaster(link.index),
+    );
     await step(
       'addresses on bridge',
       async () => {
@@ -131,7 +142,10 @@ export async function bridgeUplink(h: Handle, dev: string, bridge: string, opts:
       }
     }
     if (failures.length) {
-      const err = new HostwireError('EROLLBACK', `bridge uplink failed (${(e as Error).message}) and could not be fully undone: ${failures.join('; ')}`);
+      const err = new HostwireError(
+        'EROLLBACK',
+        `bridge uplink failed (${(e as Error).message}) and could not be fully undone: ${failures.join('; ')}`,
+      );
       (err as HostwireError & { cause?: unknown }).cause = e;
       throw err;
     }

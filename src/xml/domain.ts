@@ -66,7 +66,9 @@ export function parseDomain(xml: string): DomainModel {
   const uuid = getText(raw.uuid, `${P}.uuid`);
   if (uuid !== undefined) model.uuid = uuid;
   const devices = asNode(raw.devices, `${P}.devices`);
-  model.interfaces = arr(devices?.interface).map((v, i) => parseInterfaceNode(asNode(v, `${P}.devices.interface[${i}]`) ?? {}, `${P}.devices.interface[${i}]`));
+  model.interfaces = arr(devices?.interface).map((v, i) =>
+    parseInterfaceNode(asNode(v, `${P}.devices.interface[${i}]`) ?? {}, `${P}.devices.interface[${i}]`),
+  );
   checkDomain(model);
   return model;
 }

@@ -92,13 +92,15 @@ export function checkMacAt(v: unknown, path: string): string {
 
 export function checkIpAt(v: unknown, path: string, family?: 4 | 6): string {
   const f = typeof v === 'string' ? isIP(v) : 0;
-  if (f === 0 || (family !== undefined && f !== family)) throw schemaError(path, `${JSON.stringify(v)} is not an IPv${family ?? '4/6'} address`);
+  if (f === 0 || (family !== undefined && f !== family))
+    throw schemaError(path, `${JSON.stringify(v)} is not an IPv${family ?? '4/6'} address`);
   return v as string;
 }
 
 /** A decimal integer in [min, max], as a number. */
 export function checkIntAt(v: unknown, path: string, min: number, max: number): number {
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw schemaError(path, `${JSON.stringify(v)} is not an integer in [${min}, ${max}]`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
+    throw schemaError(path, `${JSON.stringify(v)} is not an integer in [${min}, ${max}]`);
   return n;
 }

@@ -147,8 +147,10 @@ export function checkNetwork(m: NetworkModel): NetworkModel {
   // libvirt: "bridge delay/stp/zone options only allowed in route, nat, and isolated mode".
   const fmode = m.forward?.mode;
   if (fmode !== undefined && fmode !== 'nat' && fmode !== 'route') {
-    if (m.bridge?.stp !== undefined) throw schemaError(`${P}.bridge.@stp`, `stp is only allowed in route, nat and isolated networks, not in mode ${fmode}`);
-    if (m.bridge?.delay !== undefined) throw schemaError(`${P}.bridge.@delay`, `delay is only allowed in route, nat and isolated networks, not in mode ${fmode}`);
+    if (m.bridge?.stp !== undefined)
+      throw schemaError(`${P}.bridge.@stp`, `stp is only allowed in route, nat and isolated networks, not in mode ${fmode}`);
+    if (m.bridge?.delay !== undefined)
+      throw schemaError(`${P}.bridge.@delay`, `delay is only allowed in route, nat and isolated networks, not in mode ${fmode}`);
   }
   if (m.bridge?.delay !== undefined) checkIntAt(m.bridge.delay, `${P}.bridge.@delay`, 0, 0x7fffffff);
   if (m.mac !== undefined) checkMacAt(m.mac, `${P}.mac.@address`);
@@ -158,7 +160,8 @@ export function checkNetwork(m: NetworkModel): NetworkModel {
     if (ip.address !== undefined) checkIpAt(ip.address, `${path}.@address`, fam);
     if (ip.netmask !== undefined) checkIpAt(ip.netmask, `${path}.@netmask`, 4);
     if (ip.prefix !== undefined) checkIntAt(ip.prefix, `${path}.@prefix`, 0, ip.family === 'ipv6' ? 128 : 32);
-    if (ip.netmask !== undefined && ip.prefix !== undefined) throw schemaError(`${path}.@prefix`, 'netmask and prefix are mutually exclusive');
+    if (ip.netmask !== undefined && ip.prefix !== undefined)
+      throw schemaError(`${path}.@prefix`, 'netmask and prefix are mutually exclusive');
     ip.dhcp?.ranges.forEach((r, j) => {
       checkIpAt(r.start, `${path}.dhcp.range[${j}].@start`, fam);
       checkIpAt(r.end, `${path}.dhcp.range[${j}].@end`, fam);
@@ -189,7 +192,11 @@ export function buildNetwork(m: NetworkModel): string {
   if (m.forward) {
     const f = asNode(src.forward, `${P}.forward`) ?? {};
     // libvirt writes NAT as mode='nat'; keep an absent mode absent when it still means NAT.
-    setAttr(f, 'mode', m.forward.mode === 'nat' && getAttr(f, 'mode') === undefined && src.forward !== undefined ? undefined : m.forward.mode);
+    setAttr(
+      f,
+      'mode',
+      m.forward.mode === 'nat' && getAttr(f, 'mode') === undefined && src.forward !== undefined ? undefined : m.forward.mode,
+    );
     out.forward = f;
   }
   if (m.bridge) {

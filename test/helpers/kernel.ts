@@ -52,11 +52,16 @@ export function withHandle<T>(fn: (h: Handle, ns: string) => Promise<T>, tag = '
  * A test that needs root. Without root it is skipped with a reason, except under CI=true,
  * where CI runs as root: there a missing root fails the test instead of hiding it.
  */
-export function kernelTest(suite: ReturnType<typeof import('uvu').suite> | typeof test, name: string, fn: () => Promise<void> | void): void {
+export function kernelTest(
+  suite: ReturnType<typeof import('uvu').suite> | typeof test,
+  name: string,
+  fn: () => Promise<void> | void,
+): void {
   if (isRoot) suite(name, fn);
-  else if (CI) suite(name, () => {
-    throw new Error('kernel tests need root, and CI runs as root');
-  });
+  else if (CI)
+    suite(name, () => {
+      throw new Error('kernel tests need root, and CI runs as root');
+    });
   else suite.skip(name + ' (skipped: needs root)', fn);
 }
 

@@ -113,7 +113,16 @@ async function daemonPid(name: string): Promise<number> {
 /** The host preparation of libvirt-host.md, each step only when needed. */
 export function prepareHost(): void {
   if (spawnSync('getent', ['passwd', 'libvirt-qemu']).status !== 0) {
-    run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/var/lib/libvirt', '--shell', '/usr/sbin/nologin', 'libvirt-qemu']);
+    run('useradd', [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--home-dir',
+      '/var/lib/libvirt',
+      '--shell',
+      '/usr/sbin/nologin',
+      'libvirt-qemu',
+    ]);
   }
   fs.mkdirSync('/var/log/libvirt/qemu', { recursive: true });
   let conf = fs.existsSync(QEMU_CONF) ? fs.readFileSync(QEMU_CONF, 'utf8') : '';

@@ -43,7 +43,8 @@ export function tunSpec(name: string, o: TapOptions = {}): TunSpecNative {
     throw new ValidationError('EINVALIDOPTION', `queues: '${String(o.queues)}' is not 1-256`, 'queues');
   if (queues > 1 && !o.multiQueue) throw new ValidationError('EINVALIDOPTION', 'queues: more than one queue needs multiQueue', 'queues');
   if (o.address !== undefined && o.tun) throw new ValidationError('EINVALIDOPTION', 'address: a tun device has no MAC address', 'address');
-  if (o.persist === false && !o.keepFds) throw new ValidationError('EINVALIDOPTION', 'persist: false without keepFds would remove the device at once', 'persist');
+  if (o.persist === false && !o.keepFds)
+    throw new ValidationError('EINVALIDOPTION', 'persist: false without keepFds would remove the device at once', 'persist');
   return {
     name,
     flags,
