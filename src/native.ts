@@ -19,7 +19,8 @@ export interface NlSocketOptions {
 export interface NativeNlSocket {
   readonly port: number;
   readonly fd: number;
-  send(chunks: Uint8Array[]): number;
+  /** Queues one datagram for the socket's own thread (see native/kernel/nlsock.cc). */
+  send(datagram: Uint8Array, sendId: number): void;
   close(): void;
   ref(): void;
   unref(): void;
@@ -51,7 +52,7 @@ export interface NativeTunWorker {
 }
 
 export interface KernelAddon {
-  NlSocket: new (opts: NlSocketOptions, onMessages: (err: Error | null, datagrams: Buffer[], drained: boolean) => void) => NativeNlSocket;
+  NlSocket: new (opts: NlSocketOptions, onRecords: (records: Buffer) => void) => NativeNlSocket;
   TunWorker: new (netns: string | null) => NativeTunWorker;
   netnsAdd(dir: string, file: string): void;
   netnsDel(file: string): void;

@@ -1,143 +1,128 @@
-/** The socket layer with a fake transport: window, ordering, dumps, ENOBUFS. No root. */
+/** The socket layer with the exported fake transport: window, ordering, dumps, ENOBUFS, DUMP_INTR. No root. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NetlinkSocket, type Receiver } from '../src/rtnl/socket';
-import { NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP, NLM_F_MULTI, RTM_GETLINK, RTM_NEWLINK } from '../src/rtnl/constants';
-import { encodeMessage } from '../src/rtnl/wire';
-
-/** A fake kernel: answers each request with an ACK (or a programmed reply) when told to. */
-function fakeKernel() {
-  const sent: Array<{ type: number; seq: number; flags: number }> = [];
-  let receive!: Receiver;
-  let refs = 0;
-  const k = {
-    sent,
-    sendCalls: 0,
-    get refs() {
-      return refs;
-    },
-    factory: (r: Receiver) => {
-      receive = r;
-      return {
-        port: 42,
-        send(chunks: Uint8Array[]) {
-          k.sendCalls++;
-          const buf = Buffer.concat(chunks);
-          for (let o = 0; o < buf.length;) {
-            const len = buf.readUInt32LE(o);
-            sent.push({ type: buf.readUInt16LE(o + 4), flags: buf.readUInt16LE(o + 6), seq: buf.readUInt32LE(o + 8) });
-            if (len % 4) throw new Error(`message of ${len} bytes is not padded`);
-            o += len;
-          }
-        },
-        close() {},
-        ref() {
-          refs++;
-        },
-        unref() {
-          refs--;
-        },
-      };
-    },
-    ack(seq: number, errno = 0) {
-      const e = Buffer.alloc(20);
-      e.writeInt32LE(-errno, 0);
-      e.writeUInt32LE(seq, 12);
-      receive(null, [Buffer.concat(encodeMessage(NLMSG_ERROR, 0x100, seq, 42, [e]))]);
-    },
-    reply(seq: number, type: number, flags: number, payload = Buffer.alloc(16)) {
-      receive(null, [Buffer.concat(encodeMessage(type, flags, seq, 42, [payload]))]);
-    },
-    fail(errno: number) {
-      receive(Object.assign(new Error('recv'), { errno }), []);
-    },
-    drained() {
-      receive(null, [], true);
-    },
-  };
-  return k;
-}
+import { DUMP_RETRIES, NetlinkSocket, readRecords } from '../src/rtnl/socket';
+import { NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, RTM_GETLINK, RTM_NEWLINK } from '../src/rtnl/constants';
+import { MessageWriter, type NetlinkMessage } from '../src/rtnl/wire';
+import { ack, done, error, fakeTransport, reply } from '../src/rtnl/testing';
 
 const tick = () => new Promise((r) => setImmediate(r));
+const get = (dump = false) => new MessageWriter(RTM_GETLINK, dump ? NLM_F_DUMP : 0).ifinfomsg(0).finish();
 
 test('never more than `window` requests unanswered; the rest go out as answers come', async () => {
-  const k = fakeKernel();
+  const k = fakeTransport(ack, { manual: true });
   const s = new NetlinkSocket(k.factory, { window: 4 });
-  const all = Array.from({ length: 10 }, (_, i) => s.request(RTM_GETLINK, [Buffer.alloc(16)], `op${i}`));
+  const all = Array.from({ length: 10 }, (_, i) => s.request(get(), `op${i}`));
   await tick();
-  assert.is(k.sent.length, 4);
-  assert.is(k.sendCalls, 1, 'requests of one tick share one sendmsg');
-  for (let i = 0; i < 10; i++) {
-    k.ack(k.sent[i].seq);
+  assert.is(k.requests.length, 4);
+  assert.is(k.sends, 1, 'requests of one tick share one sendmsg');
+  for (let i = 0; i < 10 && k.requests.length < 10; i++) {
+    k.flush();
     await tick();
   }
-  assert.is(k.sent.length, 10);
+  k.flush();
+  assert.is(k.requests.length, 10);
   assert.equal(await Promise.all(all), Array(10).fill([]));
+  for (const r of k.requests) assert.is(r.data.length % 4, 0, 'padded');
 });
 
 test('replies lost to a full queue: ENOBUFS for exactly those requests, and the socket goes on', async () => {
-  const k = fakeKernel();
+  let n = 0;
+  // The kernel drops the replies of the first and third request.
+  const k = fakeTransport((req) => (n++ % 2 === 0 && n < 4 ? null : ack(req)));
   const s = new NetlinkSocket(k.factory, { window: 8 });
   const p = Array.from({ length: 3 }, () =>
-    s.request(RTM_GETLINK, [Buffer.alloc(16)], 'get').then(
+    s.request(get(), 'get').then(
       () => 'ok',
       (e) => e.code,
     ),
   );
-  await tick();
-  k.fail(105);
-  k.ack(k.sent[1].seq);
-  k.drained();
   assert.equal(await Promise.all(p), ['ENOBUFS', 'ok', 'ENOBUFS']);
-  const next = s.request(RTM_GETLINK, [Buffer.alloc(16)], 'again');
-  await tick();
-  k.ack(k.sent[3].seq);
-  assert.equal(await next, []);
+  assert.equal(await s.request(get(), 'again'), []);
 });
 
-test('errors carry code, errno and operation; order of settlement follows the kernel', async () => {
-  const k = fakeKernel();
+test('errors carry code, errno, operation and the extended ack', async () => {
+  const k = fakeTransport((req) => error(req, 17, 'File exists here'));
   const s = new NetlinkSocket(k.factory);
-  const a = s.request(RTM_NEWLINK, [Buffer.alloc(16)], 'bridge add br0');
-  await tick();
-  k.ack(k.sent[0].seq, 17);
-  const e = await a.catch((x) => x);
+  const e = await s.request(get(), 'bridge add br0').catch((x) => x);
   assert.is(e.code, 'EEXIST');
   assert.is(e.errno, 17);
   assert.is(e.operation, 'bridge add br0');
+  assert.is(e.extack, 'File exists here');
 });
 
 test('a dump collects every part until NLMSG_DONE; only one dump in flight', async () => {
-  const k = fakeKernel();
+  const k = fakeTransport(
+    (req) => [reply(req, RTM_NEWLINK, Buffer.alloc(16), NLM_F_MULTI), reply(req, RTM_NEWLINK, Buffer.alloc(16), NLM_F_MULTI), done(req)],
+    {
+      manual: true,
+    },
+  );
   const s = new NetlinkSocket(k.factory);
-  const d1 = s.request(RTM_GETLINK, [Buffer.alloc(16)], 'dump1', NLM_F_DUMP);
-  const d2 = s.request(RTM_GETLINK, [Buffer.alloc(16)], 'dump2', NLM_F_DUMP);
+  const d1 = s.request(get(true), 'dump1', true);
+  const d2 = s.request(get(true), 'dump2', true);
   await tick();
-  assert.is(k.sent.length, 1);
-  const seq = k.sent[0].seq;
-  k.reply(seq, RTM_NEWLINK, NLM_F_MULTI);
-  k.reply(seq, RTM_NEWLINK, NLM_F_MULTI);
-  k.reply(seq, NLMSG_DONE, NLM_F_MULTI, Buffer.alloc(4));
+  assert.is(k.requests.length, 1);
+  k.flush();
   assert.is((await d1).length, 2);
   await tick();
-  assert.is(k.sent.length, 2);
-  k.reply(k.sent[1].seq, NLMSG_DONE, NLM_F_MULTI, Buffer.alloc(4));
-  assert.is((await d2).length, 0);
+  assert.is(k.requests.length, 2);
+  k.flush();
+  assert.is((await d2).length, 2);
+});
+
+test('a dump interrupted by a change (NLM_F_DUMP_INTR) is sent again, then fails with EINTR', async () => {
+  let intr = 2;
+  const k = fakeTransport((req) => [reply(req, RTM_NEWLINK, Buffer.alloc(16), NLM_F_MULTI), done(req, intr-- > 0 ? NLM_F_DUMP_INTR : 0)]);
+  const s = new NetlinkSocket(k.factory);
+  assert.is((await s.request(get(true), 'dump', true)).length, 1);
+  assert.is(k.requests.length, 3, 'two retries');
+  const always = fakeTransport((req) => done(req, NLM_F_DUMP_INTR));
+  const s2 = new NetlinkSocket(always.factory);
+  const e = await s2.request(get(true), 'dump', true).catch((x) => x);
+  assert.is(e.code, 'EINTR');
+  assert.is(always.requests.length, DUMP_RETRIES);
 });
 
 test('referenced only while requests are pending; close rejects what waits', async () => {
-  const k = fakeKernel();
+  const k = fakeTransport();
   const s = new NetlinkSocket(k.factory);
-  const p = s.request(RTM_GETLINK, [Buffer.alloc(16)], 'get').catch((e) => e.code);
+  const p = s.request(get(), 'get');
   await tick();
   assert.is(k.refs, 1);
-  k.ack(k.sent[0].seq);
   await p;
   await tick();
   assert.is(k.refs, 0);
-  const q = s.request(RTM_GETLINK, [Buffer.alloc(16)], 'get').catch((e) => e.code);
+  const q = s.request(get(), 'get').catch((e) => e.code);
   s.close();
   assert.is(await q, 'EBADF');
+});
+
+test('notifications (seq 0) go to listeners; the addon record stream is parsed in order', async () => {
+  const k = fakeTransport();
+  const s = new NetlinkSocket(k.factory);
+  const seen: NetlinkMessage[] = [];
+  s.on('notification', (m) => seen.push(m));
+  k.notify(new MessageWriter(RTM_NEWLINK, 0).ifinfomsg(7).finish());
+  assert.is(seen.length, 1);
+  assert.is(seen[0].data.readInt32LE(4), 7);
+  const calls: string[] = [];
+  const rec = (kind: number, arg: number, payload = Buffer.alloc(0)) => {
+    const h = Buffer.alloc(12);
+    h.writeUInt32LE(kind, 0);
+    h.writeUInt32LE(arg, 4);
+    h.writeUInt32LE(payload.length, 8);
+    return Buffer.concat([h, payload, Buffer.alloc((4 - (payload.length % 4)) % 4)]);
+  };
+  const errno = Buffer.alloc(4);
+  errno.writeUInt32LE(1);
+  readRecords(Buffer.concat([rec(1, 0, Buffer.from('abcde')), rec(2, 105), rec(3, 9), rec(4, 9, errno)]), {
+    datagram: (b, s0, e) => calls.push(`d:${b.toString('utf8', s0, e)}`),
+    error: (n) => calls.push(`e:${n}`),
+    drained: (id) => calls.push(`r:${id}`),
+    sendFailed: (id, n) => calls.push(`f:${id}:${n}`),
+  });
+  assert.equal(calls, ['d:abcde', 'e:105', 'r:9', 'f:9:1']);
 });
 
 test.run();

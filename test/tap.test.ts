@@ -129,14 +129,14 @@ kernelTest(t, 'queue fds the caller drops are closed when collected', () =>
   }),
 );
 
-kernelTest(t, "closing a handle ends its tun worker's thread and closes its fds", () =>
+kernelTest(t, "closing a handle ends its socket's and its tun worker's threads and closes its fds", () =>
   withNetns(async (ns) => {
     const threads = () => require('fs').readdirSync('/proc/self/task').length;
     const fds = fdCount();
     const before = threads();
     const h = new Handle({ netns: ns });
     await h.createTap('w0');
-    assert.is(threads(), before + 1, 'one worker thread while the handle is open');
+    assert.is(threads(), before + 2, "the socket's thread and the tun worker while the handle is open");
     const queued = h.createTap('w1');
     h.close();
     // Work under way when the handle closes is finished; work still queued fails with EBADF.

@@ -1,18 +1,39 @@
-// NlSocket: one AF_NETLINK socket owned by the addon. It exists because the npm `netlink`
-// socket cannot set NETLINK_EXT_ACK / NETLINK_CAP_ACK / NETLINK_GET_STRICT_CHK, cannot be
-// created in another namespace, and turns ENOBUFS into a process abort inside its callback.
-// Here the socket is only a transport: bytes out (sendmsg, gather), datagrams in (uv_poll +
-// recv), errors as values. Message encoding, sequence numbers and the in-flight window live in
-// TypeScript (src/rtnl/socket.ts) on top of `netlink`'s codecs.
+// NlSocket: one AF_NETLINK socket owned by the addon, with a thread of its own that does every
+// sendmsg() and recv() on it.
+//
+// Why a thread: rtnetlink does a request's work inside the sender's sendmsg() (a window of
+// set-masters takes tens of milliseconds, a group delete of thousands of devices most of a
+// second) and a dump's later parts inside recv(). Done on the JS thread, that time is an
+// event-loop stall. Here the JS thread only copies bytes into a queue; the socket's thread sends
+// them, reads what the kernel answered and hands it back through one uv_async as a stream of
+// records (see below). Message encoding, sequence numbers and the in-flight window stay in
+// TypeScript (src/rtnl/socket.ts).
+//
+// Why our own socket and not the npm `netlink` package's: that one cannot set NETLINK_EXT_ACK /
+// NETLINK_CAP_ACK / NETLINK_GET_STRICT_CHK, cannot be created in another namespace, and turns
+// ENOBUFS into a process abort inside its callback.
+//
+// Records handed to JS, little-endian u32 fields, each payload padded to 4 bytes:
+//   [kRecDatagram, 0, len] datagram bytes
+//   [kRecError, errno, 0]              a recv() error (ENOBUFS: the kernel dropped messages)
+//   [kRecDrained, sendId, 0]           every send up to sendId is done and the receive queue was
+//                                      found empty after it: since rtnetlink answers inside
+//                                      sendmsg(), a request of those sends still unanswered (other
+//                                      than a dump) lost its reply
+//   [kRecSendError, sendId, 4] errno   sendmsg() of that send failed
 #include <errno.h>
 #include <linux/netlink.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "errors.h"
@@ -22,10 +43,120 @@ namespace hostwire {
 namespace {
 
 constexpr size_t kRecvBufferSize = 64 * 1024;  // the kernel caps dump skbs at 32 KiB
-constexpr size_t kMaxBatch = 4096;             // datagrams handed to JS per callback
+constexpr uint32_t kRecDatagram = 1, kRecError = 2, kRecDrained = 3, kRecSendError = 4;
 
 int SetIntOpt(int fd, int level, int name, int value) {
   return setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : errno;
+}
+
+// What the JS thread and the socket's thread share. Owned by a shared_ptr held by both, so the
+// thread can never outlive what it touches.
+struct Shared {
+  std::mutex mu;
+  std::deque<std::pair<uint32_t, std::vector<uint8_t>>> sendq;  // (sendId, datagram)
+  std::vector<uint8_t> inbox;                                   // records for JS
+  bool stop = false;
+  int fd = -1;
+  int wake = -1;  // eventfd: new sends, or stop
+  uv_async_t* async = nullptr;
+};
+
+// The socket's thread: waits for sends or readable data, sends in order, reads everything the
+// kernel queued, and wakes the JS thread once per round.
+void IoLoop(std::shared_ptr<Shared> s) {
+  std::vector<uint8_t> buf(kRecvBufferSize);
+  std::vector<uint8_t> local;  // records of this round, moved to inbox under the lock
+  uint32_t lastSent = 0;
+  auto record = [&local](uint32_t kind, uint32_t arg, const void* data, uint32_t len) {
+    size_t at = local.size();
+    size_t padded = (len + 3u) & ~3u;
+    local.resize(at + 12 + padded);
+    uint32_t head[3] = {kind, arg, len};
+    memcpy(local.data() + at, head, 12);
+    if (len) memcpy(local.data() + at + 12, data, len);
+    if (padded != len) memset(local.data() + at + 12 + len, 0, padded - len);
+  };
+  // Reads until the queue is empty. A dump's later parts are made by the kernel inside these
+  // recv() calls, so they run here too, never on the JS thread.
+  auto drain = [&]() {
+    for (;;) {
+      ssize_t n = recv(s->fd, buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
+      if (n < 0) {
+        int err = errno;
+        if (err == EINTR) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) return true;
+        record(kRecError, static_cast<uint32_t>(err), nullptr, 0);
+        if (err == ENOBUFS) continue;  // sk_err is cleared by reading it: go on
+        return false;
+      }
+      if (static_cast<size_t>(n) > buf.size()) {
+        record(kRecError, EMSGSIZE, nullptr, 0);
+        buf.resize(static_cast<size_t>(n));
+        continue;
+      }
+      record(kRecDatagram, 0, buf.data(), static_cast<uint32_t>(n));
+    }
+  };
+  auto publish = [&]() {
+    if (local.empty()) return;
+    std::lock_guard<std::mutex> lock(s->mu);
+    if (s->inbox.empty())
+      s->inbox.swap(local);
+    else
+      s->inbox.insert(s->inbox.end(), local.begin(), local.end());
+    local.clear();
+    if (s->async != nullptr) uv_async_send(s->async);
+  };
+
+  for (;;) {
+    std::deque<std::pair<uint32_t, std::vector<uint8_t>>> sends;
+    {
+      std::lock_guard<std::mutex> lock(s->mu);
+      if (s->stop) return;
+      sends.swap(s->sendq);
+    }
+    for (auto& [id, bytes] : sends) {
+      sockaddr_nl dst{};
+      dst.nl_family = AF_NETLINK;
+      iovec iov{bytes.data(), bytes.size()};
+      msghdr msg{};
+      msg.msg_name = &dst;
+      msg.msg_namelen = sizeof dst;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      ssize_t n;
+      do n = sendmsg(s->fd, &msg, 0);
+      while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        uint32_t err = static_cast<uint32_t>(errno);
+        record(kRecSendError, id, &err, 4);
+      }
+      lastSent = id;
+      // Read what this send produced before the next one, so replies never pile up beyond one
+      // send's worth (the window in socket.ts bounds that).
+      if (drain()) record(kRecDrained, lastSent, nullptr, 0);
+      publish();
+    }
+    if (!sends.empty()) continue;  // look for more sends before sleeping
+
+    pollfd fds[2] = {{s->fd, POLLIN, 0}, {s->wake, POLLIN, 0}};
+    int rc = poll(fds, 2, -1);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      record(kRecError, static_cast<uint32_t>(errno), nullptr, 0);
+      publish();
+      return;
+    }
+    if (fds[1].revents & POLLIN) {
+      uint64_t v;
+      ssize_t r = read(s->wake, &v, sizeof v);
+      (void)r;
+    }
+    if (fds[0].revents & (POLLIN | POLLERR)) {
+      if (drain()) record(kRecDrained, lastSent, nullptr, 0);
+      publish();
+    }
+  }
 }
 
 class NlSocket : public Napi::ObjectWrap<NlSocket> {
@@ -45,30 +176,46 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
                        });
   }
 
-  // new NlSocket({protocol, netns, rcvbuf, sndbuf, extAck, capAck, strictCheck}, onMessages)
-  // onMessages(err: Error | null, datagrams: Buffer[], drained: boolean)
+  // new NlSocket({protocol, netns, rcvbuf, sndbuf, extAck, capAck, strictCheck}, onRecords)
+  // onRecords(records: Buffer): the record stream described at the top of this file.
   explicit NlSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NlSocket>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
-      Napi::TypeError::New(env, "NlSocket(options, onMessages)").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "NlSocket(options: object, onRecords: function)").ThrowAsJavaScriptException();
       return;
     }
     Napi::Object opts = info[0].As<Napi::Object>();
-    auto intOpt = [&](const char* key, int def) {
+    auto intOpt = [&](const char* key, int def, bool& ok) {
       Napi::Value v = opts.Get(key);
-      return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : def;
+      if (v.IsUndefined()) return def;
+      if (!v.IsNumber()) {
+        Napi::TypeError::New(env, std::string("NlSocket: option '") + key + "' must be a number")
+            .ThrowAsJavaScriptException();
+        ok = false;
+        return def;
+      }
+      return v.As<Napi::Number>().Int32Value();
     };
     auto boolOpt = [&](const char* key) {
       Napi::Value v = opts.Get(key);
       return v.IsBoolean() && v.As<Napi::Boolean>().Value();
     };
+    bool ok = true;
     std::string netns;
-    if (opts.Get("netns").IsString()) netns = opts.Get("netns").As<Napi::String>().Utf8Value();
-    int protocol = intOpt("protocol", NETLINK_ROUTE);
+    Napi::Value ns = opts.Get("netns");
+    if (ns.IsString()) {
+      netns = ns.As<Napi::String>().Utf8Value();
+    } else if (!ns.IsUndefined() && !ns.IsNull()) {
+      Napi::TypeError::New(env, "NlSocket: option 'netns' must be a string").ThrowAsJavaScriptException();
+      return;
+    }
+    int protocol = intOpt("protocol", NETLINK_ROUTE, ok);
+    int rcvbuf = intOpt("rcvbuf", 0, ok), sndbuf = intOpt("sndbuf", 0, ok);
+    if (!ok) return;
 
     int fd = -1, sockErr = 0;
     int nsErr = RunInNetns(netns, [&]() {
-      fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+      fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
       if (fd < 0) sockErr = errno;
     });
     if (nsErr != 0) {
@@ -79,58 +226,57 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       ErrnoError(env, sockErr, "socket").ThrowAsJavaScriptException();
       return;
     }
-    fd_ = fd;
+    shared_ = std::make_shared<Shared>();
+    shared_->fd = fd;
 
     struct Opt {
       int level, name, value;
       bool wanted;
       const char* syscall;
     };
-    int rcvbuf = intOpt("rcvbuf", 0), sndbuf = intOpt("sndbuf", 0);
     const Opt sockopts[] = {
         {SOL_NETLINK, NETLINK_EXT_ACK, 1, boolOpt("extAck"), "setsockopt(NETLINK_EXT_ACK)"},
         {SOL_NETLINK, NETLINK_CAP_ACK, 1, boolOpt("capAck"), "setsockopt(NETLINK_CAP_ACK)"},
-        {SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1, boolOpt("strictCheck"),
-         "setsockopt(NETLINK_GET_STRICT_CHK)"},
+        {SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1, boolOpt("strictCheck"), "setsockopt(NETLINK_GET_STRICT_CHK)"},
     };
     for (const Opt& o : sockopts) {
-      if (o.wanted && Failed(env, SetIntOpt(fd_, o.level, o.name, o.value), o.syscall)) return;
+      if (o.wanted && Failed(env, SetIntOpt(fd, o.level, o.name, o.value), o.syscall)) return;
     }
     // The FORCE variants go past net.core.rmem_max but need CAP_NET_ADMIN: fall back quietly.
-    if (rcvbuf > 0 && SetIntOpt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf) != 0 &&
-        Failed(env, SetIntOpt(fd_, SOL_SOCKET, SO_RCVBUF, rcvbuf), "setsockopt(SO_RCVBUF)"))
+    if (rcvbuf > 0 && SetIntOpt(fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf) != 0 &&
+        Failed(env, SetIntOpt(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf), "setsockopt(SO_RCVBUF)"))
       return;
-    if (sndbuf > 0 && SetIntOpt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, sndbuf) != 0 &&
-        Failed(env, SetIntOpt(fd_, SOL_SOCKET, SO_SNDBUF, sndbuf), "setsockopt(SO_SNDBUF)"))
+    if (sndbuf > 0 && SetIntOpt(fd, SOL_SOCKET, SO_SNDBUFFORCE, sndbuf) != 0 &&
+        Failed(env, SetIntOpt(fd, SOL_SOCKET, SO_SNDBUF, sndbuf), "setsockopt(SO_SNDBUF)"))
       return;
 
     sockaddr_nl addr{};
     addr.nl_family = AF_NETLINK;
-    if (Failed(env, bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno, "bind"))
-      return;
+    if (Failed(env, bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno, "bind")) return;
     socklen_t len = sizeof addr;
-    if (Failed(env, getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0 ? 0 : errno,
-               "getsockname"))
+    if (Failed(env, getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 ? 0 : errno, "getsockname"))
       return;
     port_ = addr.nl_pid;
 
+    shared_->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (shared_->wake < 0 && Failed(env, errno, "eventfd")) return;
+
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    int rc = uv_poll_init(loop, poll_, fd_);
+    auto* async = new uv_async_t;
+    async->data = this;
+    int rc = uv_async_init(loop, async, &NlSocket::OnAsync);
     if (rc != 0) {
-      delete poll_;  // never initialized: nothing for uv_close to do
-      poll_ = nullptr;
-      Failed(env, -rc, "uv_poll_init");
+      delete async;  // never initialized: nothing for uv_close to do
+      Failed(env, -rc, "uv_async_init");
       return;
     }
     // From here on the handle is closed (uv_close) by Shutdown, never just deleted.
-    if (Failed(env, -uv_poll_start(poll_, UV_READABLE, &NlSocket::OnPoll), "uv_poll_start")) return;
-    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-    onMessages_ = Napi::Persistent(info[1].As<Napi::Function>());
+    shared_->async = async;
+    uv_unref(reinterpret_cast<uv_handle_t*>(async));
+    onRecords_ = Napi::Persistent(info[1].As<Napi::Function>());
     context_ = std::make_unique<Napi::AsyncContext>(env, "hostwire:netlink");
-    buffer_.resize(kRecvBufferSize);
+    io_ = std::thread(IoLoop, shared_);
   }
 
   ~NlSocket() override { Shutdown(); }
@@ -144,141 +290,106 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     return true;
   }
 
+  // Stops the thread (after the send it may be in), then closes the fds and the async handle.
   void Shutdown() {
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
+    if (!shared_) return;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->stop = true;
+      shared_->sendq.clear();
     }
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
+    if (shared_->wake >= 0) {
+      uint64_t one = 1;
+      ssize_t r = write(shared_->wake, &one, sizeof one);
+      (void)r;
     }
+    if (io_.joinable()) io_.join();
+    if (shared_->async != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t*>(shared_->async),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+      shared_->async = nullptr;
+    }
+    if (shared_->fd >= 0) close(shared_->fd);
+    if (shared_->wake >= 0) close(shared_->wake);
+    shared_->fd = shared_->wake = -1;
+    shared_.reset();
   }
 
-  // send(chunks: Uint8Array[]): one sendmsg with the chunks gathered; the kernel runs every
-  // netlink message in the datagram in order. Returns bytes sent; throws the errno otherwise.
+  // send(datagram: Uint8Array, sendId: number): queued for the socket's thread, which sends it
+  // as one sendmsg (the kernel runs its netlink messages in order). Never blocks.
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (fd_ < 0) {
+    if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
+      Napi::TypeError::New(env, "send(datagram: Uint8Array, sendId: number)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!shared_) {
       ErrnoError(env, EBADF, "sendmsg").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    if (info.Length() < 1 || !info[0].IsArray()) {
-      Napi::TypeError::New(env, "send(chunks: Uint8Array[])").ThrowAsJavaScriptException();
-      return env.Undefined();
+    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+    const uint8_t* data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    uint32_t id = info[1].As<Napi::Number>().Uint32Value();
+    bool wasEmpty;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      wasEmpty = shared_->sendq.empty();
+      shared_->sendq.emplace_back(id, std::vector<uint8_t>(data, data + ta.ByteLength()));
     }
-    Napi::Array chunks = info[0].As<Napi::Array>();
-    std::vector<iovec> iov(chunks.Length());
-    for (uint32_t i = 0; i < chunks.Length(); i++) {
-      Napi::Value c = chunks.Get(i);
-      if (!c.IsTypedArray()) {
-        Napi::TypeError::New(env, "chunks must be Uint8Array").ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      Napi::Uint8Array a = c.As<Napi::Uint8Array>();
-      iov[i].iov_base = a.Data();
-      iov[i].iov_len = a.ByteLength();
+    if (wasEmpty) {
+      uint64_t one = 1;
+      ssize_t r = write(shared_->wake, &one, sizeof one);
+      (void)r;
     }
-    sockaddr_nl dst{};
-    dst.nl_family = AF_NETLINK;
-    msghdr msg{};
-    msg.msg_name = &dst;
-    msg.msg_namelen = sizeof dst;
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = iov.size();
-    ssize_t n;
-    do n = sendmsg(fd_, &msg, 0);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      ErrnoError(env, errno, "sendmsg").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    return Napi::Number::New(env, static_cast<double>(n));
+    return env.Undefined();
   }
 
-  static void OnPoll(uv_poll_t* handle, int status, int events) {
-    static_cast<NlSocket*>(handle->data)->Drain(status);
-  }
+  static void OnAsync(uv_async_t* handle) { static_cast<NlSocket*>(handle->data)->Deliver(); }
 
-  // onMessages(err, datagrams, drained): drained is true once recv() found the queue empty.
-  void Deliver(Napi::Env env, Napi::Value err, std::vector<Napi::Value>& batch, bool drained = false) {
-    if (onMessages_.IsEmpty()) return;
-    Napi::Array arr = Napi::Array::New(env, batch.size());
-    for (size_t i = 0; i < batch.size(); i++) arr.Set(static_cast<uint32_t>(i), batch[i]);
-    batch.clear();
-    onMessages_.MakeCallback(Value(), {err, arr, Napi::Boolean::New(env, drained)}, *context_);
+  void Deliver() {
+    if (!shared_ || onRecords_.IsEmpty()) return;
+    std::vector<uint8_t> records;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      records.swap(shared_->inbox);
+    }
+    if (records.empty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    auto* owned = new std::vector<uint8_t>(std::move(records));
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
+        env, owned->data(), owned->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, owned);
+    onRecords_.MakeCallback(Value(), {buf}, *context_);
     if (env.IsExceptionPending()) {
       napi_value e = env.GetAndClearPendingException().Value();
       napi_fatal_exception(env, e);
     }
   }
 
-  // Reads every datagram queued on the socket. ENOBUFS (the kernel dropped replies because the
-  // receive queue was full) becomes an error value handed to JS, never an abort.
-  void Drain(int status) {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    std::vector<Napi::Value> batch;
-    if (status < 0) {
-      // libuv reports EPOLLERR as UV_EBADF and stops the handle. On a netlink socket EPOLLERR
-      // means sk_err is set (ENOBUFS: the kernel dropped replies); recv() below returns that
-      // error and clears it. So poll again and read, rather than giving up on the socket.
-      if (poll_ == nullptr || fd_ < 0) return;
-      int rc = uv_poll_start(poll_, UV_READABLE, &NlSocket::OnPoll);
-      if (rc != 0) {
-        Deliver(env, ErrnoError(env, -rc, "uv_poll_start").Value(), batch);
-        return;
-      }
-    }
-    while (fd_ >= 0) {
-      ssize_t n = recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT | MSG_TRUNC);
-      if (n < 0) {
-        int err = errno;
-        if (err == EINTR) continue;
-        if (err == EAGAIN || err == EWOULDBLOCK) {
-          // Always told, even with nothing read: rtnetlink answers a request inside sendmsg(),
-          // so a request sent before this point and still unanswered lost its reply.
-          Deliver(env, env.Null(), batch, true);
-          return;
-        }
-        if (!batch.empty()) Deliver(env, env.Null(), batch);
-        Deliver(env, ErrnoError(env, err, "recv").Value(), batch);
-        if (err == ENOBUFS) continue;
-        break;
-      }
-      if (static_cast<size_t>(n) > buffer_.size()) {
-        if (!batch.empty()) Deliver(env, env.Null(), batch);
-        Deliver(env, ErrnoError(env, EMSGSIZE, "recv").Value(), batch);
-        buffer_.resize(static_cast<size_t>(n));
-        continue;
-      }
-      batch.push_back(Napi::Buffer<uint8_t>::Copy(env, buffer_.data(), static_cast<size_t>(n)));
-      if (batch.size() >= kMaxBatch) Deliver(env, env.Null(), batch);
-    }
-  }
-
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Shutdown();
-    onMessages_.Reset();
+    onRecords_.Reset();
     return info.Env().Undefined();
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {
-    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (shared_ && shared_->async != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(shared_->async));
     return info.Env().Undefined();
   }
 
   Napi::Value Unref(const Napi::CallbackInfo& info) {
-    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (shared_ && shared_->async != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(shared_->async));
     return info.Env().Undefined();
   }
 
   Napi::Value Membership(const Napi::CallbackInfo& info, int opt, const char* syscall) {
     Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, std::string(syscall) + ": group must be a number").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     int group = info[0].As<Napi::Number>().Int32Value();
-    int err = fd_ < 0 ? EBADF : SetIntOpt(fd_, SOL_NETLINK, opt, group);
+    int err = !shared_ ? EBADF : SetIntOpt(shared_->fd, SOL_NETLINK, opt, group);
     if (err != 0) ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -290,27 +401,24 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   }
 
   Napi::Value Port(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), port_); }
-  Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), shared_ ? shared_->fd : -1); }
 
   Napi::Value GetRecvBufferSize(const Napi::CallbackInfo& info) {
     int v = 0;
     socklen_t len = sizeof v;
-    if (fd_ >= 0) getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &v, &len);
+    if (shared_) getsockopt(shared_->fd, SOL_SOCKET, SO_RCVBUF, &v, &len);
     return Napi::Number::New(info.Env(), v);
   }
 
-  int fd_ = -1;
+  std::shared_ptr<Shared> shared_;
+  std::thread io_;
   uint32_t port_ = 0;
-  uv_poll_t* poll_ = nullptr;
-  Napi::FunctionReference onMessages_;
+  Napi::FunctionReference onRecords_;
   std::unique_ptr<Napi::AsyncContext> context_;
-  std::vector<uint8_t> buffer_;
 };
 
 }  // namespace
 
-void InitNlSocket(Napi::Env env, Napi::Object exports) {
-  exports.Set("NlSocket", NlSocket::Init(env));
-}
+void InitNlSocket(Napi::Env env, Napi::Object exports) { exports.Set("NlSocket", NlSocket::Init(env)); }
 
 }  // namespace hostwire

@@ -1,14 +1,15 @@
 /**
- * Address verbs (RTM_GETADDR, RTM_NEWADDR, RTM_DELADDR), on netlink's ifaddrmsg codecs, and the
- * IP text <-> bytes helpers route.ts shares. Called through Handle (listAddresses, addAddress,
- * deleteAddress); input is checked before any request is sent.
+ * Addresses: the request builders (RTM_GETADDR, RTM_NEWADDR, RTM_DELADDR) and the bounds-checked
+ * ifaddrmsg + IFA_* decoder, plus the IP text <-> bytes helpers route.ts shares. The verbs are
+ * Handle's (listAddresses, addAddress, deleteAddress).
  */
 import { isIP } from 'net';
-import * as rt from 'netlink/dist/rt/structs';
 import { ValidationError } from '../errors';
 import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR } from './constants';
-import type { Handle } from './handle';
-import { encodeWith } from './wire';
+import { nameOf, table } from './attrs';
+import { checkDev } from './validate';
+import type { EncodeContext, Request } from './request';
+import { DecodeError, MessageWriter, cString, eachAttr, need, type NetlinkMessage } from './wire';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -87,60 +88,56 @@ export interface Address {
   flags: number;
 }
 
-const flagBits = (f: unknown): number => {
-  if (typeof f === 'number') return f;
-  const names: Record<string, number> = {
-    secondary: 0x1,
-    nodad: 0x2,
-    optimistic: 0x4,
-    dadfailed: 0x8,
-    homeaddress: 0x10,
-    deprecated: 0x20,
-    tentative: 0x40,
-    permanent: 0x80,
-    managetempaddr: 0x100,
-    noprefixroute: 0x200,
-    mcautojoin: 0x400,
-    stablePrivacy: 0x800,
-  };
-  let n = 0;
-  for (const [k, v] of Object.entries((f ?? {}) as Record<string, unknown>)) if (v === true && names[k]) n |= names[k];
-  return n;
-};
+/** IFA_* (linux/if_addr.h), in the kernel's enum order from 1. */
+export const IFA = table('IFA_', [
+  ['IFA_ADDRESS', 'binary'],
+  ['IFA_LOCAL', 'binary'],
+  ['IFA_LABEL', 'string'],
+  ['IFA_BROADCAST', 'binary'],
+  ['IFA_ANYCAST', 'binary'],
+  ['IFA_CACHEINFO', 'binary'],
+  ['IFA_MULTICAST', 'binary'],
+  ['IFA_FLAGS', 'u32'],
+  ['IFA_RT_PRIORITY', 'u32'],
+  ['IFA_TARGET_NETNSID', 'u32'],
+  ['IFA_PROTO', 'u8'],
+]);
+const IFA_ADDRESS = 1;
+const IFA_LOCAL = 2;
+const IFA_LABEL = 3;
+const IFA_BROADCAST = 4;
+const IFA_FLAGS = 8;
 
-export function decodeAddress(m: rt.AddressMessage): Address {
-  const { data, attrs } = m;
-  const local = attrs.local ?? attrs.address;
-  const a: Address = {
-    family: data.family === AF_INET6 ? 6 : 4,
-    index: data.index ?? 0,
-    address: local ? bytesToIp(local) : '',
-    prefixlen: data.prefixlen ?? 0,
-    scope: data.scope ?? 0,
-    flags: flagBits(attrs.flags ?? data.flags),
-  };
-  if (attrs.address && attrs.local && !attrs.address.equals(attrs.local)) a.peer = bytesToIp(attrs.address);
-  if (attrs.broadcast) a.broadcast = bytesToIp(attrs.broadcast);
-  if (attrs.label) a.label = attrs.label;
-  return a;
+/** An address attribute's bytes: 4 for IPv4, 16 for IPv6. */
+function ipAttr(d: Buffer, family: number, type: number): Buffer {
+  return need(d, family === AF_INET6 ? 16 : 4, nameOf(IFA, type)).subarray(0, family === AF_INET6 ? 16 : 4);
 }
 
-/**
- * The addresses of one link, or of all. Equivalent to: ip addr show [dev DEV]
- */
-export async function listAddresses(h: Handle, filter: { dev?: string | number; family?: 4 | 6 } = {}): Promise<Address[]> {
-  const index = filter.dev !== undefined ? await h.indexOf(filter.dev) : 0;
-  const family = filter.family === 4 ? AF_INET : filter.family === 6 ? AF_INET6 : 0;
-  const msgs = await h.socket.request(
-    RTM_GETADDR,
-    encodeWith(rt.formatAddressMessage, { kind: 'address', data: { family, index }, attrs: {} }),
-    `addr show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`,
-    NLM_F_DUMP,
+/** RTM_NEWADDR's payload (ifaddrmsg + IFA_*) as an Address; DecodeError when it does not hold together. */
+export function decodeAddress(msg: NetlinkMessage | Buffer): Address {
+  const d = Buffer.isBuffer(msg) ? msg : msg.data;
+  if (d.length < 8) throw new DecodeError(`${d.length} bytes where 8 are needed`, 0, 'ifaddrmsg');
+  const family = d[0];
+  let local: Buffer | undefined;
+  let address: Buffer | undefined;
+  let flags = d[2];
+  const a: Address = { family: family === AF_INET6 ? 6 : 4, index: d.readUInt32LE(4), address: '', prefixlen: d[1], scope: d[3], flags };
+  eachAttr(
+    d.subarray(8),
+    (type, v) => {
+      if (type === IFA_ADDRESS) address = ipAttr(v, family, type);
+      else if (type === IFA_LOCAL) local = ipAttr(v, family, type);
+      else if (type === IFA_BROADCAST) a.broadcast = bytesToIp(ipAttr(v, family, type));
+      else if (type === IFA_LABEL) a.label = cString(v);
+      else if (type === IFA_FLAGS) flags = need(v, 4, 'IFA_FLAGS').readUInt32LE(0);
+    },
+    (type) => nameOf(IFA, type),
   );
-  return msgs
-    .filter((m) => m.type === RTM_NEWADDR)
-    .map((m) => decodeAddress(rt.parseAddressMessage(m.data)))
-    .filter((a) => (!index || a.index === index) && (!filter.family || a.family === filter.family));
+  a.flags = flags;
+  const mine = local ?? address;
+  if (mine) a.address = bytesToIp(mine);
+  if (address && local && !address.equals(local)) a.peer = bytesToIp(address);
+  return a;
 }
 
 export interface AddressSpec {
@@ -158,47 +155,107 @@ export interface AddressSpec {
   nodad?: boolean;
 }
 
-/** The request of addAddress/deleteAddress, checked. */
-export function addressMessage(index: number, spec: AddressSpec, scope?: number): rt.AddressMessage {
-  const { address, prefixlen, family } = parseCidr(spec.cidr);
+export const IFA_F_NODAD = 0x2;
+
+function indexIn(dev: string | number, ctx: EncodeContext): number {
+  return typeof dev === 'number' ? dev : (ctx.known(dev) ?? ctx.index(dev));
+}
+
+/** Checks an address and returns its encoder (ifaddrmsg + IFA_LOCAL/ADDRESS/BROADCAST/LABEL). */
+function addressBody(spec: AddressSpec | string, scope?: number): (w: MessageWriter, index: number) => void {
+  const s = typeof spec === 'string' ? { cidr: spec } : spec;
+  if (s === null || typeof s !== 'object') throw new ValidationError('EINVALIDADDR', 'address: not an address', 'address');
+  const { address, prefixlen, family } = parseCidr(s.cidr);
   const bytes = ipToBytes(address);
-  const attrs: rt.AddressMessage['attrs'] = {
-    local: bytes,
-    address: spec.peer !== undefined ? ipToBytes(parseCidr(spec.peer, 'peer').address) : bytes,
-  };
-  if (spec.broadcast !== undefined && family === 4) {
-    if (spec.broadcast === '+') {
+  const peer = s.peer !== undefined ? ipToBytes(parseCidr(s.peer, 'peer').address) : bytes;
+  let broadcast: Buffer | undefined;
+  if (s.broadcast !== undefined && family === 4) {
+    if (s.broadcast === '+') {
       const mask = prefixlen === 0 ? 0 : (~0 << (32 - prefixlen)) >>> 0;
-      const b = Buffer.alloc(4);
-      b.writeUInt32BE(((bytes.readUInt32BE(0) & mask) | (~mask >>> 0)) >>> 0);
-      attrs.broadcast = b;
+      broadcast = Buffer.alloc(4);
+      broadcast.writeUInt32BE(((bytes.readUInt32BE(0) & mask) | (~mask >>> 0)) >>> 0);
     } else {
-      attrs.broadcast = ipToBytes(parseCidr(spec.broadcast, 'broadcast').address);
+      broadcast = ipToBytes(parseCidr(s.broadcast, 'broadcast').address);
     }
   }
-  if (spec.label !== undefined) attrs.label = spec.label;
-  const data: rt.AddressMessage['data'] = { family: family === 4 ? AF_INET : AF_INET6, prefixlen, index };
-  if (spec.nodad && family === 6) data.flags = { nodad: true };
-  if (scope !== undefined) data.scope = scope;
-  return { kind: 'address', data, attrs };
+  if (s.label !== undefined && (typeof s.label !== 'string' || Buffer.byteLength(s.label) > 15))
+    throw new ValidationError('EINVALIDOPTION', 'label: not a string of at most 15 bytes', 'label');
+  if (scope !== undefined && (!Number.isInteger(scope) || scope < 0 || scope > 255))
+    throw new ValidationError('EINVALIDOPTION', `scope: '${String(scope)}' is not 0-255`, 'scope');
+  const flags = s.nodad && family === 6 ? IFA_F_NODAD : 0;
+  const label = s.label;
+  return (w, index) => {
+    const head = Buffer.alloc(8);
+    head[0] = family === 4 ? AF_INET : AF_INET6;
+    head[1] = prefixlen;
+    head[2] = flags;
+    head[3] = scope ?? 0;
+    head.writeUInt32LE(index, 4);
+    w.bytes(head);
+    w.attr(IFA_LOCAL, bytes);
+    w.attr(IFA_ADDRESS, peer);
+    if (broadcast) w.attr(IFA_BROADCAST, broadcast);
+    if (label !== undefined) w.string(IFA_LABEL, label);
+  };
 }
 
-/** Equivalent to: ip addr add CIDR [broadcast B] [label L] [peer P] dev DEV */
-export async function addAddress(
-  h: Handle,
-  dev: string | number,
-  spec: AddressSpec | string,
-  opts: { scope?: number } = {},
-): Promise<void> {
-  const s = typeof spec === 'string' ? { cidr: spec } : spec;
-  const msg = addressMessage(0, s, opts.scope);
-  msg.data.index = await h.indexOf(dev);
-  await h.socket.request(RTM_NEWADDR, encodeWith(rt.formatAddressMessage, msg), `addr add ${s.cidr} dev ${dev}`, NLM_F_CREATE | NLM_F_EXCL);
+/**
+ * Adds an address to a link.
+ * Equivalent to: ip addr add CIDR [broadcast B|+] [label L] [peer P] [scope S] dev DEV
+ */
+export function addressAdd(dev: string | number, spec: AddressSpec | string, opts: { scope?: number } = {}): Request {
+  checkDev(dev);
+  const body = addressBody(spec, opts.scope);
+  const cidr = typeof spec === 'string' ? spec : spec.cidr;
+  return {
+    op: `addr add ${cidr} dev ${dev}`,
+    dump: false,
+    needs: typeof dev === 'string' ? [dev] : [],
+    netns: [],
+    encode(ctx) {
+      const w = new MessageWriter(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, 80);
+      body(w, indexIn(dev, ctx));
+      return w.finish();
+    },
+  };
 }
 
-/** Equivalent to: ip addr del CIDR dev DEV */
-export async function deleteAddress(h: Handle, dev: string | number, cidr: string): Promise<void> {
-  const msg = addressMessage(0, { cidr });
-  msg.data.index = await h.indexOf(dev);
-  await h.socket.request(RTM_DELADDR, encodeWith(rt.formatAddressMessage, msg), `addr del ${cidr} dev ${dev}`);
+/**
+ * Removes an address from a link.
+ * Equivalent to: ip addr del CIDR dev DEV
+ */
+export function addressDelete(dev: string | number, cidr: string): Request {
+  checkDev(dev);
+  const body = addressBody({ cidr });
+  return {
+    op: `addr del ${cidr} dev ${dev}`,
+    dump: false,
+    needs: typeof dev === 'string' ? [dev] : [],
+    netns: [],
+    encode(ctx) {
+      const w = new MessageWriter(RTM_DELADDR, 0, 80);
+      body(w, indexIn(dev, ctx));
+      return w.finish();
+    },
+  };
+}
+
+/**
+ * Every address (of one family). The kernel ignores the index in an address dump: callers
+ * filter by link.
+ * Equivalent to: ip [-4|-6] addr show
+ */
+export function addressDump(family?: 4 | 6, op = 'addr show'): Request {
+  if (family !== undefined && family !== 4 && family !== 6) throw new ValidationError('EINVALIDOPTION', 'family: 4 or 6', 'family');
+  return {
+    op,
+    dump: true,
+    needs: [],
+    netns: [],
+    encode() {
+      const head = Buffer.alloc(8);
+      head[0] = family === 4 ? AF_INET : family === 6 ? AF_INET6 : 0;
+      return new MessageWriter(RTM_GETADDR, NLM_F_DUMP, 32).bytes(head).finish();
+    },
+  };
 }

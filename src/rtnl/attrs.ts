@@ -3,7 +3,7 @@
  * (IFLA_BR_STP_STATE) with their wire type; decoded objects use the name without the prefix in
  * lower case ('stp_state'), as `ip -d -j link show` prints them.
  */
-import { attr, eachAttr } from './wire';
+import { DecodeError, MessageWriter, cString, eachAttr, need } from './wire';
 
 export type AttrCodec = 'u8' | 'u16' | 'u32' | 'u64' | 'u16be' | 'flag' | 'string' | 'mac' | 'binary';
 
@@ -39,7 +39,11 @@ export function parseMacBytes(s: string): Buffer {
   return Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
 }
 
-function decodeValue(codec: AttrCodec, d: Buffer): unknown {
+const SIZE: Record<AttrCodec, number> = { u8: 1, u16: 2, u16be: 2, u32: 4, u64: 8, flag: 0, string: 0, mac: 0, binary: 0 };
+
+/** One attribute's value by its codec; DecodeError (naming it) when it is too short. */
+export function decodeValue(codec: AttrCodec, d: Buffer, name: string): unknown {
+  need(d, SIZE[codec], name);
   switch (codec) {
     case 'u8':
       return d.readUInt8(0);
@@ -53,10 +57,8 @@ function decodeValue(codec: AttrCodec, d: Buffer): unknown {
       return Number(d.readBigUInt64LE(0));
     case 'flag':
       return true;
-    case 'string': {
-      const z = d.indexOf(0);
-      return d.toString('utf8', 0, z < 0 ? d.length : z);
-    }
+    case 'string':
+      return cString(d);
     case 'mac':
       return formatMac(d);
     case 'binary':
@@ -64,60 +66,84 @@ function decodeValue(codec: AttrCodec, d: Buffer): unknown {
   }
 }
 
-function encodeValue(codec: AttrCodec, v: unknown): Buffer {
-  switch (codec) {
+/** Writes one attribute by its codec. */
+export function encodeValue(w: MessageWriter, spec: AttrSpec, v: unknown): void {
+  switch (spec.codec) {
     case 'u8':
-      return Buffer.from([Number(v) & 0xff]);
-    case 'u16': {
-      const b = Buffer.alloc(2);
-      b.writeUInt16LE(Number(v));
-      return b;
-    }
+      w.u8(spec.type, Number(v));
+      return;
+    case 'u16':
+      w.u16(spec.type, Number(v));
+      return;
     case 'u16be': {
       const b = Buffer.alloc(2);
       b.writeUInt16BE(Number(v));
-      return b;
+      w.attr(spec.type, b);
+      return;
     }
-    case 'u32': {
-      const b = Buffer.alloc(4);
-      b.writeUInt32LE(Number(v) >>> 0);
-      return b;
-    }
+    case 'u32':
+      w.u32(spec.type, Number(v));
+      return;
     case 'u64': {
       const b = Buffer.alloc(8);
       b.writeBigUInt64LE(BigInt(v as number));
-      return b;
+      w.attr(spec.type, b);
+      return;
     }
     case 'flag':
-      return Buffer.alloc(0);
+      w.attr(spec.type, Buffer.alloc(0));
+      return;
     case 'string':
-      return Buffer.from(String(v) + '\0');
+      w.string(spec.type, String(v));
+      return;
     case 'mac':
-      return parseMacBytes(String(v));
+      w.attr(spec.type, parseMacBytes(String(v)));
+      return;
     case 'binary':
-      return Buffer.from(String(v), 'hex');
+      w.attr(spec.type, Buffer.from(String(v), 'hex'));
+      return;
   }
 }
 
-/** Decodes every known attribute of a stream; unknown ones are kept as hex under 'attr_N'. */
+const byTypeCache = new WeakMap<AttrTable, Map<number, AttrSpec>>();
+function byType(t: AttrTable): Map<number, AttrSpec> {
+  let m = byTypeCache.get(t);
+  if (!m) byTypeCache.set(t, (m = new Map(t.specs.map((s) => [s.type, s]))));
+  return m;
+}
+
+/** The kernel's name of an attribute type in a table ('IFLA_BR_PRIORITY'), or PREFIX + number. */
+export function nameOf(t: AttrTable, type: number): string {
+  return byType(t).get(type)?.kernel ?? `${t.prefix}${type}`;
+}
+
+/**
+ * Decodes every known attribute of a stream, checking lengths (DecodeError names the bad one).
+ * An attribute the table does not know (a newer kernel's) is kept as hex under its number.
+ */
 export function decodeTable(t: AttrTable, buf: Buffer): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const byType = new Map(t.specs.map((s) => [s.type, s]));
-  eachAttr(buf, (type, data) => {
-    const spec = byType.get(type);
-    if (!spec) out[`attr_${type}`] = data.toString('hex');
-    else if (data.length || spec.codec === 'flag' || spec.codec === 'string') out[keyOf(t, spec)] = decodeValue(spec.codec, data);
-  });
+  const specs = byType(t);
+  eachAttr(
+    buf,
+    (type, data) => {
+      const spec = specs.get(type);
+      if (!spec) out[`${t.prefix.toLowerCase()}${type}`] = data.toString('hex');
+      else if (data.length || spec.codec === 'flag' || spec.codec === 'string')
+        out[keyOf(t, spec)] = decodeValue(spec.codec, data, spec.kernel);
+    },
+    (type) => nameOf(t, type),
+  );
   return out;
 }
 
-/** Encodes the values given (by decoded key), in table order. */
-export function encodeTable(t: AttrTable, values: Record<string, unknown>): Uint8Array[] {
-  const out: Uint8Array[] = [];
+/** Writes the values given (by decoded key), in table order. */
+export function encodeTable(w: MessageWriter, t: AttrTable, values: Record<string, unknown>): void {
   for (const spec of t.specs) {
     const v = values[keyOf(t, spec)];
     if (v === undefined || v === null || (v === false && spec.codec === 'flag')) continue;
-    out.push(attr(spec.type, encodeValue(spec.codec, v)));
+    encodeValue(w, spec, v);
   }
-  return out;
 }
+
+export { DecodeError };

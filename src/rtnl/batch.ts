@@ -1,23 +1,42 @@
 /**
- * Many link operations at once, at the kernel's speed: requests are pipelined in order on the
- * handle's socket (the kernel runs them in that order; every Handle verb given indexes queues
- * its request synchronously, so call order is wire order), names are resolved once and then
- * addressed by index, consecutive tap creations go to the addon in one trip, and every
- * operation gets its own result.
+ * Many link operations at once, at the kernel's speed. Every operation is first built by the
+ * one request builder of its kind (request.ts, kinds/tunspec.ts), which checks all of it: with
+ * onError 'stop' or rollback, one invalid operation anywhere means not one byte is sent. Then
+ * the requests are pipelined in order on the handle's socket (call order is wire order), names
+ * are resolved once and then addressed by index, consecutive tap creations go to the addon in
+ * one trip, runs of deletions use the kernel's batched unregister, and every operation gets its
+ * own result. Encoding yields to the event loop every few hundred operations; the kernel's work
+ * runs on the socket's own thread.
  */
+import * as fs from 'fs';
 import { HostwireError, ValidationError } from '../errors';
-import type { Handle, LinkChange, VethOptions } from './handle';
+import { GROUP_DELETE_MIN, openNetnsFd, type Handle } from './handle';
 import type { BridgeOptions } from './kinds/bridge';
+import type { VethOptions } from './kinds/veth';
 import { tunSpec, type TapOptions } from './kinds/tunspec';
-import { createTunDevices } from './tap';
-import { deleteMany } from './bulk';
-import { checkDev, checkIfName, checkMac, checkMtu, checkNetnsName } from './validate';
+import type { TunSpecNative } from '../native';
+import {
+  NO_CONTEXT,
+  checkLinkChange,
+  linkCreate,
+  linkDelete,
+  linkGet,
+  linkSet,
+  type EncodeContext,
+  type LinkChange,
+  type LinkCommon,
+  type Request,
+} from './request';
+import type { NetlinkError } from './errors';
 import type { Link } from './link';
+
+export { GROUP_DELETE_MIN };
 
 export type BatchOp =
   | { op: 'createTap'; name: string; options?: TapOptions }
   | { op: 'createBridge'; name: string; options?: BridgeOptions }
   | { op: 'createVeth'; name: string; peer: string; options?: VethOptions }
+  | { op: 'createLink'; name: string; kind: string; options?: LinkCommon | object }
   | { op: 'setLink'; dev: string | number; change: LinkChange }
   | { op: 'delete'; dev: string | number };
 
@@ -25,20 +44,24 @@ export interface BatchOptions {
   /**
    * 'continue' (default): every operation runs, each gets its result. 'stop': operations not
    * yet sent when the first failure is seen are skipped (code ESKIPPED); ones already in flight
-   * report their own results.
+   * report their own results. With 'stop', an operation that fails its checks means nothing is
+   * sent at all.
    */
   onError?: 'continue' | 'stop';
   /** After a failure, undo what succeeded, newest first (creations deleted, changes reverted). */
   rollback?: boolean;
   /**
-   * Delete runs of devices with one batched unregister (default true): see deleteMany. Set
-   * false to delete one by one.
+   * Delete runs of devices with one batched unregister (default true): see Handle.deleteLinks.
+   * Set false to delete one by one.
    */
   groupDelete?: boolean;
+  /**
+   * Send an RTM_GETLINK of a device just before each change of its master (default true). The
+   * kernel's set-master and nomaster then run 2-2.4 times faster: see README, "Why a GETLINK
+   * before a set-master".
+   */
+  prefetch?: boolean;
 }
-
-/** Runs of deletions at least this long use the batched unregister. */
-export const GROUP_DELETE_MIN = 4;
 
 export type BatchResult = { ok: true; index?: number } | { ok: false; error: Error };
 
@@ -50,41 +73,49 @@ export interface BatchReport {
   rolledBack: boolean;
 }
 
-/** Checks an operation without sending anything (throws ValidationError). */
-export function checkOp(o: BatchOp): void {
+/** An operation after its checks: what the send loop needs, nothing left to validate. */
+type Built =
+  | { kind: 'tap'; spec: TunSpecNative }
+  | { kind: 'create'; req: Request; name: string; peer?: string }
+  | { kind: 'set'; req: Request; dev: string | number; change: LinkChange }
+  | { kind: 'delete'; req: Request; dev: string | number };
+
+/**
+ * Builds (and so checks) one operation; throws ValidationError. The one normaliser every batch
+ * operation goes through, the same builders the Handle verbs use.
+ */
+export function buildOp(o: BatchOp, rollback = false): Built {
+  if (o === null || typeof o !== 'object') throw new ValidationError('EINVALIDOP', 'a batch operation must be an object', 'op');
   switch (o.op) {
     case 'createTap':
-      tunSpec(o.name, o.options);
-      return;
+      return { kind: 'tap', spec: tunSpec(o.name, o.options) };
     case 'createBridge':
-      checkIfName(o.name);
-      if (o.options?.mtu !== undefined) checkMtu(o.options.mtu);
-      if (o.options?.address !== undefined) checkMac(o.options.address);
-      return;
+      return { kind: 'create', req: linkCreate(o.name, 'bridge', o.options ?? {}), name: o.name };
     case 'createVeth':
-      checkIfName(o.name);
-      checkIfName(o.peer, 'peer');
-      if (o.options?.peerNetns !== undefined) checkNetnsName(o.options.peerNetns);
-      return;
+      return { kind: 'create', req: linkCreate(o.name, 'veth', { ...o.options, peer: o.peer }), name: o.name, peer: o.peer };
+    case 'createLink':
+      return { kind: 'create', req: linkCreate(o.name, o.kind, o.options ?? {}), name: o.name };
     case 'setLink': {
-      checkDev(o.dev);
-      const c = o.change;
-      if (c.mtu !== undefined) checkMtu(c.mtu);
-      if (c.address !== undefined) checkMac(c.address);
-      if (c.name !== undefined) checkIfName(c.name, 'name');
-      if (c.master !== undefined && c.master !== null) checkDev(c.master, 'master');
-      if (c.netns !== undefined) checkNetnsName(c.netns);
-      return;
+      const req = linkSet(o.dev, o.change);
+      return { kind: 'set', req, dev: o.dev, change: checkLinkChange(o.change) };
     }
     case 'delete':
-      checkDev(o.dev);
-      return;
+      if (rollback) throw new ValidationError('EINVALIDOP', 'a delete cannot be rolled back', 'op');
+      return { kind: 'delete', req: linkDelete(o.dev), dev: o.dev };
     default:
       throw new ValidationError('EINVALIDOP', `unknown batch operation '${(o as { op: string }).op}'`, 'op');
   }
 }
 
+/** Checks an operation without sending anything (throws ValidationError). */
+export function checkOp(o: BatchOp): void {
+  buildOp(o);
+}
+
 const skipped = () => new HostwireError('ESKIPPED', 'not run: an earlier operation failed');
+/** Operations encoded between two yields to the event loop. */
+const SLICE = 512;
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /**
  * Runs the operations; resolves with one result per operation (never rejects for an
@@ -93,141 +124,154 @@ const skipped = () => new HostwireError('ESKIPPED', 'not run: an earlier operati
  */
 export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions = {}): Promise<BatchReport> {
   const stop = options.onError === 'stop';
+  const prefetch = options.prefetch !== false;
   const results: Array<BatchResult | undefined> = Array.from({ length: ops.length }, () => undefined);
   let failed = false;
-  // Validate everything first: with 'stop' or rollback, a bad line means nothing is sent.
-  ops.forEach((o, i) => {
+
+  // 1. Build every operation: with 'stop' or rollback, a bad one means nothing is sent.
+  const built: Array<Built | undefined> = new Array(ops.length);
+  for (let i = 0; i < ops.length; i++) {
     try {
-      checkOp(o);
-      if (options.rollback && o.op === 'delete') throw new ValidationError('EINVALIDOP', 'a delete cannot be rolled back', 'op');
+      built[i] = buildOp(ops[i], options.rollback);
     } catch (e) {
       results[i] = { ok: false, error: e as Error };
       failed = true;
     }
-  });
+  }
   if (failed && (stop || options.rollback)) {
     return { results: results.map((r) => r ?? { ok: false, error: skipped() }), failed: ops.length, rollbackErrors: [], rolledBack: false };
   }
 
+  // 2. Send them in order.
   const index = new Map<string, number>(); // names resolved once
-  const inflight: Promise<void>[] = [];
   const undo: Array<{ at: number; run: () => Promise<unknown> }> = [];
-  const settle = async () => {
-    await Promise.all(inflight.splice(0));
+  let inflight = 0;
+  let idle: (() => void) | undefined;
+  const settle = () => (inflight === 0 ? Promise.resolve() : new Promise<void>((r) => (idle = r)));
+  const done = () => {
+    if (--inflight === 0 && idle) {
+      const r = idle;
+      idle = undefined;
+      r();
+    }
   };
-  const record = (i: number, p: Promise<number | void>) => {
-    inflight.push(
-      p.then(
-        (ix) => {
-          results[i] = typeof ix === 'number' ? { ok: true, index: ix } : { ok: true };
-        },
-        (e: Error) => {
-          results[i] = { ok: false, error: e };
-          failed = true;
-        },
-      ),
-    );
+  const fds = new Map<string, number>();
+  const ctx: EncodeContext = {
+    known: (n) => index.get(n),
+    index: (n) => index.get(n) ?? NO_CONTEXT.index(n),
+    netnsFd: (n) => {
+      let fd = fds.get(n);
+      if (fd === undefined) fds.set(n, (fd = openNetnsFd(n)));
+      return fd;
+    },
   };
-  const resolve = async (dev: string | number): Promise<number> => {
-    if (typeof dev === 'number') return dev;
-    const known = index.get(dev);
-    if (known !== undefined) return known;
-    await settle(); // the name may be created by an earlier operation
-    const ix = await h.indexOf(dev);
-    index.set(dev, ix);
-    return ix;
+  const sendOne = (i: number, req: Request, msg = req.encode(ctx)) => {
+    inflight++;
+    h.socket.send(msg, req.op, false, (err: NetlinkError | null) => {
+      if (err) {
+        results[i] = { ok: false, error: err };
+        failed = true;
+      } else results[i] = { ok: true };
+      done();
+    });
+  };
+  const resolve = async (name: string): Promise<void> => {
+    if (index.has(name)) return;
+    await settle(); // the name may be made by an earlier operation
+    index.set(name, await h.indexOf(name));
   };
   const forget = (...names: Array<string | number | undefined>) => names.forEach((n) => typeof n === 'string' && index.delete(n));
 
-  for (let i = 0; i < ops.length; i++) {
-    if (results[i]) continue;
-    if (failed && stop) await settle();
-    if (failed && stop) {
-      results[i] = { ok: false, error: skipped() };
-      continue;
-    }
-    const o = ops[i];
-    try {
-      switch (o.op) {
-        case 'createTap': {
-          // The run of consecutive tap creations goes to the addon in one trip.
-          let j = i;
-          while (j < ops.length && ops[j].op === 'createTap' && !results[j]) j++;
-          const run = ops.slice(i, j) as Array<Extract<BatchOp, { op: 'createTap' }>>;
-          await settle();
-          const made = await createTunDevices(
-            h,
-            run.map((t) => tunSpec(t.name, t.options)),
-          );
-          made.forEach((m, k) => {
-            if (m instanceof Error) {
-              results[i + k] = { ok: false, error: m };
-              failed = true;
-            } else {
-              results[i + k] = { ok: true, index: m.index };
-              index.set(m.name, m.index);
-              m.queues.forEach((q) => q.close());
-              undo.push({ at: i + k, run: () => h.deleteLink(m.index) });
-            }
-          });
-          i = j - 1;
-          break;
-        }
-        case 'createBridge':
-          forget(o.name);
-          record(i, h.createBridge(o.name, o.options));
-          undo.push({ at: i, run: () => h.deleteLink(o.name) });
-          break;
-        case 'createVeth':
-          forget(o.name, o.peer);
-          record(i, h.createVeth(o.name, o.peer, o.options));
-          undo.push({ at: i, run: () => h.deleteLink(o.name) });
-          break;
-        case 'setLink': {
-          const change: LinkChange = { ...o.change };
-          if (change.master !== undefined && change.master !== null) change.master = await resolve(change.master);
-          // By index when the name is known (made earlier in this batch, or resolved); an
-          // unknown name goes as IFLA_IFNAME in the same message: no extra round trip.
-          let dev: string | number = typeof o.dev === 'string' && index.has(o.dev) ? (index.get(o.dev) as number) : o.dev;
-          if (change.name !== undefined || change.netns !== undefined || options.rollback) dev = await resolve(o.dev);
-          if (options.rollback) {
-            await settle();
-            const before = await h.getLink(dev);
-            undo.push({ at: i, run: () => h.setLink(before.index, revert(before, change)) });
-          }
-          if (change.name !== undefined || change.netns !== undefined) forget(o.dev);
-          if (change.name !== undefined) index.set(change.name, dev as number);
-          // One message, even for `master BR up` (bench/order.ts: splitting it into attach,
-          // then up, measured no faster here; multicast snooping off is what halves attach).
-          record(i, h.setLink(dev, change, describe(o)));
-          break;
-        }
-        case 'delete': {
-          // A run of deletions goes through the kernel's batched unregister when it can.
-          let j = i;
-          while (j < ops.length && ops[j].op === 'delete' && !results[j]) j++;
-          const devs = (ops.slice(i, j) as Array<Extract<BatchOp, { op: 'delete' }>>).map((d) =>
-            typeof d.dev === 'string' && index.has(d.dev) ? (index.get(d.dev) as number) : d.dev,
-          );
-          (ops.slice(i, j) as Array<Extract<BatchOp, { op: 'delete' }>>).forEach((d) => forget(d.dev));
-          if (devs.length >= GROUP_DELETE_MIN && options.groupDelete !== false) {
-            await settle();
-            const errs = await deleteMany(h, devs);
-            errs.forEach((e, k) => {
-              results[i + k] = e ? { ok: false, error: e } : { ok: true };
-              if (e) failed = true;
-            });
-          } else devs.forEach((dev, k) => record(i + k, h.deleteLink(dev)));
-          i = j - 1;
-          break;
-        }
+  try {
+    for (let i = 0; i < ops.length; i++) {
+      if (i % SLICE === SLICE - 1) await yieldToLoop();
+      const b = built[i];
+      if (!b) continue;
+      if (failed && stop) await settle();
+      if (failed && stop) {
+        results[i] = { ok: false, error: skipped() };
+        continue;
       }
-    } catch (e) {
-      results[i] = { ok: false, error: e as Error };
-      failed = true;
+      try {
+        switch (b.kind) {
+          case 'tap': {
+            // The run of consecutive tap creations goes to the addon in one trip.
+            let j = i;
+            while (j < ops.length && built[j]?.kind === 'tap') j++;
+            const run = built.slice(i, j) as Array<Extract<Built, { kind: 'tap' }>>;
+            await settle();
+            const made = await h.createTunDevices(run.map((t) => t.spec));
+            made.forEach((m, k) => {
+              if (m instanceof Error) {
+                results[i + k] = { ok: false, error: m };
+                failed = true;
+              } else {
+                results[i + k] = { ok: true, index: m.index };
+                index.set(m.name, m.index);
+                m.queues.forEach((q) => q.close());
+                undo.push({ at: i + k, run: () => h.deleteLink(m.index) });
+              }
+            });
+            i = j - 1;
+            break;
+          }
+          case 'create':
+            for (const n of b.req.needs) await resolve(n);
+            forget(b.name, b.peer);
+            sendOne(i, b.req);
+            undo.push({ at: i, run: () => h.deleteLink(b.name) });
+            break;
+          case 'set': {
+            const { dev, change } = b;
+            for (const n of b.req.needs) await resolve(n);
+            if (typeof dev === 'string' && (change.netns !== undefined || options.rollback)) await resolve(dev);
+            if (options.rollback) {
+              await settle();
+              const before = await h.getLink(typeof dev === 'string' ? (index.get(dev) as number) : dev);
+              undo.push({ at: i, run: () => h.setLink(before.index, revert(before, change)) });
+            }
+            const known = typeof dev === 'string' ? index.get(dev) : dev;
+            // A GETLINK of the device just before its master changes (see BatchOptions.prefetch).
+            if (prefetch && change.master !== undefined) {
+              inflight++;
+              h.socket.send(linkGet(known ?? dev).encode(ctx), 'link show', false, done);
+            }
+            sendOne(i, b.req, b.req.encode(ctx)); // encoded with the names as they are before it
+            if (change.name !== undefined || change.netns !== undefined) forget(dev);
+            if (change.name !== undefined && known !== undefined && change.netns === undefined) index.set(change.name, known);
+            break;
+          }
+          case 'delete': {
+            // A run of deletions goes through the kernel's batched unregister when it can.
+            let j = i;
+            while (j < ops.length && built[j]?.kind === 'delete') j++;
+            const run = built.slice(i, j) as Array<Extract<Built, { kind: 'delete' }>>;
+            if (run.length >= GROUP_DELETE_MIN && options.groupDelete !== false) {
+              const devs = run.map((d) => (typeof d.dev === 'string' && index.has(d.dev) ? (index.get(d.dev) as number) : d.dev));
+              run.forEach((d) => forget(d.dev));
+              await settle();
+              const errs = await h.deleteLinks(devs);
+              errs.forEach((e, k) => {
+                results[i + k] = e ? { ok: false, error: e } : { ok: true };
+                if (e) failed = true;
+              });
+              i = j - 1;
+            } else {
+              sendOne(i, b.req);
+              forget(b.dev);
+            }
+            break;
+          }
+        }
+      } catch (e) {
+        results[i] = { ok: false, error: e as Error };
+        failed = true;
+      }
     }
+    await settle();
+  } finally {
+    for (const fd of fds.values()) fs.closeSync(fd);
   }
-  await settle();
 
   const final = results.map((r) => r ?? { ok: false as const, error: skipped() });
   const report: BatchReport = { results: final, failed: final.filter((r) => !r.ok).length, rollbackErrors: [], rolledBack: false };
@@ -253,19 +297,7 @@ function revert(before: Link, change: LinkChange): LinkChange {
   if (change.address !== undefined && before.address) back.address = before.address;
   if (change.name !== undefined) back.name = before.name;
   if (change.master !== undefined) back.master = before.master ?? null;
+  if (change.alias !== undefined) back.alias = before.alias ?? '';
+  if (change.group !== undefined) back.group = before.group ?? 0;
   return back;
-}
-
-/** The ip command an operation amounts to, with the names the caller gave (for errors). */
-export function describe(o: Extract<BatchOp, { op: 'setLink' }>): string {
-  const c = o.change;
-  const w: string[] = [`link set ${o.dev}`];
-  if (c.up !== undefined) w.push(c.up ? 'up' : 'down');
-  if (c.mtu !== undefined) w.push(`mtu ${c.mtu}`);
-  if (c.address !== undefined) w.push(`address ${c.address}`);
-  if (c.name !== undefined) w.push(`name ${c.name}`);
-  if (c.master === null) w.push('nomaster');
-  else if (c.master !== undefined) w.push(`master ${c.master}`);
-  if (c.netns !== undefined) w.push(`netns ${c.netns}`);
-  return w.join(' ');
 }

@@ -1,42 +1,42 @@
 /**
  * A Handle owns one rtnetlink socket in one network namespace (the current one, or a named
- * one, like `ip -n NS`), and carries the verbs. Module-level helpers in index.ts use a default
- * handle. Requests are pipelined; a handle does not keep the event loop alive while idle.
+ * one, like `ip -n NS`), and carries every verb. Each verb builds its request with the one
+ * builder of its operation (request.ts, addr.ts, route.ts), so all input is checked before
+ * anything is sent, then sends it. Requests are pipelined; a handle does not keep the event loop
+ * alive while idle. Module-level helpers in index.ts use a default handle.
  */
 import * as fs from 'fs';
-import type * as rt from 'netlink/dist/rt/structs';
-import type { LinkAttrs } from 'netlink/dist/rt/ifla';
-import { ValidationError } from '../errors';
-import { kernelAddon, type NativeTunWorker } from '../native';
-import { attr, encodeLinkPayload } from './wire';
-import {
-  IFLA_EXT_MASK,
-  IFLA_INFO_DATA,
-  IFLA_INFO_KIND,
-  IFLA_LINKINFO,
-  NETNS_DIR,
-  NLM_F_CREATE,
-  NLM_F_DUMP,
-  NLM_F_EXCL,
-  RTEXT_FILTER_SKIP_STATS,
-  RTM_DELLINK,
-  RTM_GETLINK,
-  RTM_NEWLINK,
-  RTM_SETLINK,
-} from './constants';
+import { randomInt } from 'crypto';
+import { SyscallError } from '../errors';
+import { kernelAddon, type NativeTunWorker, type TunResultNative, type TunSpecNative } from '../native';
+import { NETNS_DIR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE } from './constants';
 import { NetlinkError } from './errors';
-import { NetlinkSocket, type TransportFactory } from './socket';
+import { NetlinkSocket, readRecords, type TransportFactory } from './socket';
 import { decodeLink, type Link } from './link';
-import { decodeLinkMessage } from './wire';
-import { encodeBridgeData, type BridgeOptions } from './kinds/bridge';
-import { encodeVethData } from './kinds/veth';
-import { parseMacBytes } from './attrs';
-import { checkDev, checkIfName, checkMac, checkMtu, checkNetnsName } from './validate';
-import { createTap, type TapDevice, type TapOptions } from './tap';
-import { addAddress, deleteAddress, listAddresses, type Address, type AddressSpec } from './addr';
-import { addRoute, deleteRoute, listRoutes, type Route, type RouteSpec } from './route';
+import type { BridgeOptions } from './kinds/bridge';
+import type { VethOptions } from './kinds/veth';
+import { tunSpec, type TapOptions } from './kinds/tunspec';
+import { TapQueue, type TapDevice } from './tap';
+import { checkDev, checkNetnsName } from './validate';
+import {
+  NO_CONTEXT,
+  linkCreate,
+  linkDelete,
+  linkDeleteGroup,
+  linkDump,
+  linkGet,
+  linkSet,
+  type EncodeContext,
+  type LinkChange,
+  type LinkCommon,
+  type Request,
+} from './request';
+import { addressAdd, addressDelete, addressDump, decodeAddress, type Address, type AddressSpec } from './addr';
+import { RT_TABLE_MAIN, decodeRoute, routeAdd, routeDelete, routeDump, type Route, type RouteSpec } from './route';
+import { DecodeError, type NetlinkMessage } from './wire';
 
 export { NETNS_DIR };
+export type { LinkChange, VethOptions };
 
 export interface HandleOptions {
   /** Work in the named namespace (/run/netns/NAME), like `ip -n NAME`. */
@@ -45,8 +45,13 @@ export interface HandleOptions {
   window?: number;
   /** Receive buffer in bytes (default: sized for the window). */
   rcvbuf?: number;
-  /** Replaces the kernel socket (codec tests). */
+  /** Replaces the kernel socket (see testing.ts: fakeTransport). */
   transport?: TransportFactory;
+  /**
+   * Called for each message of a dump that does not decode (the rest of the dump is still
+   * returned). Default: process.emitWarning.
+   */
+  onDecodeError?: (err: DecodeError) => void;
 }
 
 export interface LinkFilter {
@@ -60,41 +65,6 @@ export interface LinkFilter {
   up?: boolean;
   /** Only links in this operational state ('UP', 'DOWN' ...). */
   operstate?: string;
-}
-
-/** What `ip link set` changes. Several changes in one call go out as one request. */
-export interface LinkChange {
-  up?: boolean;
-  mtu?: number;
-  address?: string;
-  name?: string;
-  /** A master (bridge) by name or index; null detaches (nomaster). */
-  master?: string | number | null;
-  /** Move to the named namespace. */
-  netns?: string;
-}
-
-export interface VethOptions {
-  /** Put the peer in this named namespace (IFLA_NET_NS_FD inside VETH_INFO_PEER). */
-  peerNetns?: string;
-  mtu?: number;
-  address?: string;
-  peerAddress?: string;
-}
-
-const linkMsg = (index = 0, up?: boolean): rt.Link =>
-  (up === undefined ? { index } : { index, flags: up ? { up: true } : {}, change: { up: true } }) as rt.Link;
-
-const extMask = () => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(RTEXT_FILTER_SKIP_STATS);
-  return attr(IFLA_EXT_MASK, b);
-};
-
-function linkInfo(kind: string, data?: Uint8Array[]): Uint8Array {
-  const parts: Uint8Array[] = [attr(IFLA_INFO_KIND, Buffer.from(kind))];
-  if (data?.length) parts.push(attr(IFLA_INFO_DATA, data, true));
-  return attr(IFLA_LINKINFO, parts, true);
 }
 
 /** Opens /run/netns/NAME for IFLA_NET_NS_FD; the fd is closed by the caller. */
@@ -115,23 +85,35 @@ export function openNetnsFd(name: string): number {
 /** The default receive buffer: room for `window` replies of a few KiB each, at least 4 MiB. */
 export const rcvbufFor = (window: number) => Math.max(4 << 20, window * 16 * 1024);
 
+/** Runs of deletions at least this long use the batched unregister (deleteLinks). */
+export const GROUP_DELETE_MIN = 4;
+
 export class Handle {
   readonly netns?: string;
   readonly socket: NetlinkSocket;
   private worker?: NativeTunWorker;
+  private readonly onDecodeError: (err: DecodeError) => void;
 
   constructor(options: HandleOptions = {}) {
     if (options.netns !== undefined) this.netns = checkNetnsName(options.netns);
     const window = options.window ?? 256;
+    this.onDecodeError = options.onDecodeError ?? ((e) => process.emitWarning(e));
     const nsPath = this.netns ? `${NETNS_DIR}/${this.netns}` : undefined;
     const factory: TransportFactory =
       options.transport ??
-      ((receive) => {
+      ((sink) => {
         const { NlSocket } = kernelAddon();
         try {
           return new NlSocket(
-            { netns: nsPath, rcvbuf: options.rcvbuf ?? rcvbufFor(window), sndbuf: 1 << 20, extAck: true, capAck: true, strictCheck: true },
-            receive,
+            {
+              netns: nsPath,
+              rcvbuf: options.rcvbuf ?? rcvbufFor(window),
+              sndbuf: 1 << 20,
+              extAck: true,
+              capAck: true,
+              strictCheck: true,
+            },
+            (records) => readRecords(records, sink),
           );
         } catch (e) {
           const n = e as { errno?: number; syscall?: string; message?: string };
@@ -152,12 +134,48 @@ export class Handle {
    * The addon's thread that makes tun/tap devices in this handle's namespace, started on first
    * use: it enters the namespace once, so a single createTap costs a wake-up, not a thread.
    */
-  tunWorker(): NativeTunWorker {
+  private tunWorker(): NativeTunWorker {
     return (this.worker ??= new (kernelAddon().TunWorker)(this.netns ? `${NETNS_DIR}/${this.netns}` : null));
   }
 
-  private async linkRequest(type: number, op: string, data: rt.Link, attrs: LinkAttrs, extra: Uint8Array[] = [], flags = 0) {
-    return this.socket.request(type, encodeLinkPayload(data, attrs, extra), op, flags);
+  /**
+   * Sends a built request: resolves the names it needs (one GETLINK each), opens the namespaces
+   * it names, encodes it and settles with the kernel's reply messages. With nothing to resolve
+   * the request is queued synchronously, so call order is wire order.
+   */
+  async send(req: Request, known?: (name: string) => number | undefined): Promise<NetlinkMessage[]> {
+    const resolved = new Map<string, number>();
+    for (const n of req.needs) if (known?.(n) === undefined && !resolved.has(n)) resolved.set(n, await this.indexOf(n));
+    const fds = new Map<string, number>();
+    try {
+      for (const ns of req.netns) if (!fds.has(ns)) fds.set(ns, openNetnsFd(ns));
+      const ctx: EncodeContext =
+        resolved.size || fds.size || known
+          ? {
+              known: (n) => known?.(n) ?? resolved.get(n),
+              index: (n) => known?.(n) ?? resolved.get(n) ?? NO_CONTEXT.index(n),
+              netnsFd: (n) => fds.get(n) ?? NO_CONTEXT.netnsFd(n),
+            }
+          : NO_CONTEXT;
+      return await this.socket.request(req.encode(ctx), req.op, req.dump);
+    } finally {
+      for (const fd of fds.values()) fs.closeSync(fd);
+    }
+  }
+
+  /** Decodes each message of a dump; one that does not decode is reported, not fatal. */
+  private decodeEach<T>(msgs: NetlinkMessage[], type: number, decode: (m: NetlinkMessage) => T): T[] {
+    const out: T[] = [];
+    for (const m of msgs) {
+      if (m.type !== type) continue;
+      try {
+        out.push(decode(m));
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+        this.onDecodeError(e);
+      }
+    }
+    return out;
   }
 
   /**
@@ -173,24 +191,8 @@ export class Handle {
         throw e;
       }
     }
-    const attrs: LinkAttrs = {};
-    const extra = [extMask()];
-    let op = 'link show';
-    if (filter.master !== undefined) {
-      attrs.master = await this.indexOf(filter.master);
-      op += ` master ${filter.master}`;
-    }
-    if (filter.kind !== undefined) {
-      if (typeof filter.kind !== 'string' || !/^[a-z0-9_]{1,32}$/.test(filter.kind))
-        throw new ValidationError('EINVALIDKIND', `'${String(filter.kind)}' is not a link kind`, 'kind');
-      extra.push(linkInfo(filter.kind));
-      op += ` type ${filter.kind}`;
-    }
-    const msgs = await this.linkRequest(RTM_GETLINK, op, linkMsg(), attrs, extra, NLM_F_DUMP);
-    return this.matches(
-      filter,
-      msgs.filter((m) => m.type === RTM_NEWLINK).map((m) => decodeLink(decodeLinkMessage(m))),
-    );
+    const msgs = await this.send(linkDump({ master: filter.master, kind: filter.kind }));
+    return this.matches(filter, this.decodeEach(msgs, RTM_NEWLINK, decodeLink));
   }
 
   // The kernel ignores a kind filter for kinds whose module is not loaded: filter here too.
@@ -208,12 +210,10 @@ export class Handle {
    * Equivalent to: ip link show DEV
    */
   async getLink(dev: string | number): Promise<Link> {
-    checkDev(dev);
-    const attrs: LinkAttrs = typeof dev === 'string' ? { ifname: dev } : {};
-    const msgs = await this.linkRequest(RTM_GETLINK, `link show ${dev}`, linkMsg(typeof dev === 'number' ? dev : 0), attrs, [extMask()]);
-    const m = msgs.find((x) => x.type === RTM_NEWLINK);
-    if (!m) throw new NetlinkError(19, `link show ${dev}`, `no reply for ${dev}`);
-    return decodeLink(decodeLinkMessage(m));
+    const req = linkGet(dev);
+    const m = (await this.send(req)).find((x) => x.type === RTM_NEWLINK);
+    if (!m) throw new NetlinkError(19, req.op, `no reply for ${dev}`);
+    return decodeLink(m);
   }
 
   /** The index of a link given by name or index (an index is returned as is). */
@@ -223,16 +223,20 @@ export class Handle {
   }
 
   /**
+   * Creates a link of any kind registered with create support (bridge, veth, and kinds added
+   * with registerKind), its common fields and kind options in one message.
+   * Equivalent to: ip link add NAME [mtu N] [address MAC] [master BR] [up] type KIND [OPTIONS]
+   */
+  async createLink(name: string, kind: string, options: LinkCommon | object = {}): Promise<void> {
+    await this.send(linkCreate(name, kind, options));
+  }
+
+  /**
    * Creates a bridge, with its options, MTU and MAC in the create message.
    * Equivalent to: ip link add NAME [address MAC] [mtu N] type bridge [stp_state 0|1] [forward_delay N] [vlan_filtering 0|1] [mcast_snooping 0|1]
    */
   async createBridge(name: string, options: BridgeOptions = {}): Promise<void> {
-    checkIfName(name);
-    const data = encodeBridgeData(options);
-    const attrs: LinkAttrs = { ifname: name };
-    if (options.mtu !== undefined) attrs.mtu = checkMtu(options.mtu);
-    if (options.address !== undefined) attrs.address = parseMacBytes(checkMac(options.address));
-    await this.linkRequest(RTM_NEWLINK, `bridge add ${name}`, linkMsg(), attrs, [linkInfo('bridge', data)], NLM_F_CREATE | NLM_F_EXCL);
+    await this.send(linkCreate(name, 'bridge', options));
   }
 
   /**
@@ -240,79 +244,16 @@ export class Handle {
    * Equivalent to: ip link add NAME type veth peer name PEER [netns NS]
    */
   async createVeth(name: string, peer: string, options: VethOptions = {}): Promise<void> {
-    checkIfName(name);
-    checkIfName(peer, 'peer');
-    const attrs: LinkAttrs = { ifname: name };
-    const peerAttrs: LinkAttrs = { ifname: peer };
-    if (options.mtu !== undefined) attrs.mtu = peerAttrs.mtu = checkMtu(options.mtu);
-    if (options.address !== undefined) attrs.address = parseMacBytes(checkMac(options.address));
-    if (options.peerAddress !== undefined) peerAttrs.address = parseMacBytes(checkMac(options.peerAddress, 'peerAddress'));
-    const fd = options.peerNetns !== undefined ? openNetnsFd(options.peerNetns) : undefined;
-    try {
-      if (fd !== undefined) peerAttrs.netNsFd = fd;
-      const op = `link add ${name} type veth peer ${peer}`;
-      await this.linkRequest(RTM_NEWLINK, op, linkMsg(), attrs, [linkInfo('veth', encodeVethData(peerAttrs))], NLM_F_CREATE | NLM_F_EXCL);
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
-    }
+    await this.send(linkCreate(name, 'veth', { ...options, peer }));
   }
 
   /**
    * Changes a link; all the changes given go out in one RTM_SETLINK. `label` names the
    * operation in errors (default: the ip command it amounts to).
-   * Equivalent to: ip link set DEV [up|down] [mtu N] [address MAC] [name NEW] [master BR|nomaster] [netns NS]
+   * Equivalent to: ip link set DEV [up|down] [mtu N] [address MAC] [name NEW] [master BR|nomaster] [netns NS] [alias A] [group G]
    */
   async setLink(dev: string | number, change: LinkChange, label?: string): Promise<void> {
-    checkDev(dev);
-    const attrs: LinkAttrs = {};
-    const words: string[] = [];
-    if (change.mtu !== undefined) {
-      attrs.mtu = checkMtu(change.mtu);
-      words.push(`mtu ${change.mtu}`);
-    }
-    if (change.address !== undefined) {
-      attrs.address = parseMacBytes(checkMac(change.address));
-      words.push(`address ${change.address}`);
-    }
-    if (change.name !== undefined) checkIfName(change.name, 'name');
-    if (change.master !== undefined && change.master !== null) checkDev(change.master, 'master');
-    if (change.netns !== undefined) checkNetnsName(change.netns);
-    if (change.up !== undefined) words.push(change.up ? 'up' : 'down');
-    if (change.master === null) {
-      attrs.master = 0;
-      words.push('nomaster');
-    } else if (change.master !== undefined) {
-      // No await for an index: a batch relies on requests being queued in call order.
-      attrs.master = typeof change.master === 'number' ? change.master : await this.indexOf(change.master);
-      words.push(`master ${change.master}`);
-    }
-    // Addressed by name (IFLA_IFNAME) unless the name itself changes: then by index.
-    let index = typeof dev === 'number' ? dev : 0;
-    if (change.name !== undefined) {
-      if (!index) index = await this.indexOf(dev);
-      attrs.ifname = change.name;
-      words.push(`name ${change.name}`);
-    } else if (!index) {
-      attrs.ifname = dev as string;
-    }
-    const fd = change.netns !== undefined ? openNetnsFd(change.netns) : undefined;
-    try {
-      if (fd !== undefined) {
-        attrs.netNsFd = fd;
-        words.push(`netns ${change.netns}`);
-      }
-      await this.linkRequest(RTM_SETLINK, label ?? `link set ${dev} ${words.join(' ')}`.trim(), linkMsg(index, change.up), attrs);
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
-    }
-  }
-
-  /**
-   * Creates a persistent tap (or tun) device in this handle's namespace; see tap.ts.
-   * Equivalent to: ip tuntap add dev NAME mode tap [user U] [group G] [multi_queue] [vnet_hdr]
-   */
-  createTap(name: string, options: TapOptions = {}): Promise<TapDevice> {
-    return createTap(this, name, options);
+    await this.send(linkSet(dev, change, label));
   }
 
   /** Equivalent to: ip link set DEV up */
@@ -345,38 +286,177 @@ export class Handle {
    * Equivalent to: ip link del DEV
    */
   async deleteLink(dev: string | number): Promise<void> {
-    checkDev(dev);
-    const attrs: LinkAttrs = typeof dev === 'string' ? { ifname: dev } : {};
-    await this.linkRequest(RTM_DELLINK, `link del ${dev}`, linkMsg(typeof dev === 'number' ? dev : 0), attrs);
+    await this.send(linkDelete(dev));
   }
 
-  /** Equivalent to: ip addr show [dev DEV]. See addr.ts. */
-  listAddresses(filter: { dev?: string | number; family?: 4 | 6 } = {}): Promise<Address[]> {
-    return listAddresses(this, filter);
+  /**
+   * Deletes many links with the kernel's batched unregister, one result per device (null when
+   * deleted). Deleting one RTM_DELLINK at a time costs an RCU grace period each (about 17 ms);
+   * RTM_DELLINK of a whole netdev group unregisters them together. To use it without ever
+   * touching a device the caller did not name, the named devices move into a fresh random
+   * group, a dump confirms the group holds exactly them, and only then is the group deleted.
+   * Anything unexpected falls back to deleting one by one, and a device whose delete then fails
+   * is put back in the group it came from.
+   * Equivalent to: ip link set DEV group G (each) && ip link del group G
+   */
+  async deleteLinks(devs: Array<string | number>): Promise<Array<Error | null>> {
+    devs.forEach((d) => checkDev(d));
+    const links = await this.groupsByIndex();
+    const byName = new Map([...links].map(([ix, [name]]) => [name, ix]));
+    const results: Array<Error | null> = devs.map(() => null);
+    const wanted = new Map<number, number>(); // ifindex -> position in devs
+    devs.forEach((d, k) => {
+      const ix = typeof d === 'number' ? (links.has(d) ? d : undefined) : byName.get(d);
+      if (ix === undefined) results[k] = new NetlinkError(19, `link del ${d}`, `Cannot find device "${d}"`);
+      else if (wanted.has(ix)) results[k] = new NetlinkError(19, `link del ${d}`, 'named twice in one batch');
+      else wanted.set(ix, k);
+    });
+    if (wanted.size === 0) return results;
+
+    const used = new Set([...links.values()].map(([, g]) => g));
+    let group = 0;
+    while (group === 0 || used.has(group)) group = randomInt(1 << 20, 0x7fffffff);
+    const moved: number[] = [];
+    const oneByOne = async () => {
+      await Promise.all(
+        [...wanted].map(([ix, k]) =>
+          this.deleteLink(ix).then(
+            () => (results[k] = null),
+            (e: Error) => {
+              results[k] = e;
+              // Not deleted: out of the temporary group, back where it was.
+              if (moved.includes(ix)) return this.setLink(ix, { group: links.get(ix)?.[1] ?? 0 }).catch(() => undefined);
+            },
+          ),
+        ),
+      );
+      return results;
+    };
+    const grouped = await Promise.allSettled(
+      [...wanted.keys()].map((ix) =>
+        this.send(linkSet(ix, { group }, `link set ${links.get(ix)?.[0]} group ${group}`)).then(() => moved.push(ix)),
+      ),
+    );
+    if (grouped.some((g) => g.status === 'rejected')) return oneByOne();
+    // The group must hold exactly the named devices, nothing else.
+    const after = await this.groupsByIndex();
+    const members = [...after].filter(([, [, g]]) => g === group).map(([ix]) => ix);
+    if (members.length !== wanted.size || !members.every((ix) => wanted.has(ix))) return oneByOne();
+    try {
+      await this.send(linkDeleteGroup(group));
+      return results;
+    } catch {
+      // e.g. EOPNOTSUPP: a device kind without dellink. The kernel checks them all first and
+      // deletes none, so fall back.
+      return oneByOne();
+    }
   }
 
-  /** Equivalent to: ip addr add CIDR dev DEV. See addr.ts. */
-  addAddress(dev: string | number, spec: AddressSpec | string, opts: { scope?: number } = {}): Promise<void> {
-    return addAddress(this, dev, spec, opts);
+  /** Every link of the namespace as index -> [name, group], in one dump. */
+  private async groupsByIndex(): Promise<Map<number, [string, number]>> {
+    const out = new Map<number, [string, number]>();
+    for (const l of this.decodeEach(await this.send(linkDump()), RTM_NEWLINK, decodeLink)) out.set(l.index, [l.name, l.group ?? 0]);
+    return out;
   }
 
-  /** Equivalent to: ip addr del CIDR dev DEV. See addr.ts. */
-  deleteAddress(dev: string | number, cidr: string): Promise<void> {
-    return deleteAddress(this, dev, cidr);
+  /**
+   * Creates a persistent tap (or tun) device with owner, group, flags, MAC and MTU, all applied
+   * before it is used (by /dev/net/tun ioctls on the handle's tun worker, in its namespace).
+   * Fails with EBUSY when the name is taken, leaving that device untouched.
+   * Equivalent to: ip tuntap add dev NAME mode tap [user U] [group G] [multi_queue] [vnet_hdr] && ip link set NAME address MAC mtu N
+   */
+  async createTap(name: string, options: TapOptions = {}): Promise<TapDevice> {
+    const [r] = await this.createTaps([{ name, options }]);
+    if (r instanceof Error) throw r;
+    return r;
   }
 
-  /** Equivalent to: ip route show [table T] [dev DEV]. See route.ts. */
-  listRoutes(filter: { family?: 4 | 6; dev?: string | number; table?: number } = {}): Promise<Route[]> {
-    return listRoutes(this, filter);
+  /**
+   * Creates many taps in one trip to the tun worker; one result (device or error) per entry.
+   * Every entry is checked before any is made.
+   * Equivalent to: ip tuntap add dev NAME mode tap ... (for each)
+   */
+  async createTaps(taps: Array<{ name: string; options?: TapOptions }>): Promise<Array<TapDevice | SyscallError>> {
+    return this.createTunDevices(taps.map((t) => tunSpec(t.name, t.options)));
   }
 
-  /** Equivalent to: ip route add DST [via GW] [dev DEV] ... See route.ts. */
-  addRoute(spec: RouteSpec): Promise<void> {
-    return addRoute(this, spec);
+  /** Already-checked specs (tunSpec) to the worker, one result per spec. */
+  async createTunDevices(specs: TunSpecNative[]): Promise<Array<TapDevice | SyscallError>> {
+    if (!specs.length) return [];
+    let results: TunResultNative[];
+    try {
+      results = await this.tunWorker().create(specs);
+    } catch (e) {
+      const n = e as { code: string; errno: number; syscall: string; message: string };
+      const what = n.syscall === 'setns' || n.syscall === 'open' ? `open netns ${this.netns}: ${n.message}` : n.message;
+      const err = new SyscallError(n.code, n.errno, n.syscall, what);
+      return specs.map(() => err);
+    }
+    return results.map((r, i) => {
+      if (r.code !== undefined)
+        return new SyscallError(r.code, r.errno, r.syscall, `tap add ${specs[i].name}: ${r.message} (${r.syscall})`);
+      return { name: specs[i].name, index: r.ifindex, queues: r.fds.map((fd) => new TapQueue(fd)) };
+    });
   }
 
-  /** Equivalent to: ip route del DST [via GW] [dev DEV] ... See route.ts. */
-  deleteRoute(spec: RouteSpec): Promise<void> {
-    return deleteRoute(this, spec);
+  /**
+   * The addresses of one link, or of all.
+   * Equivalent to: ip [-4|-6] addr show [dev DEV]
+   */
+  async listAddresses(filter: { dev?: string | number; family?: 4 | 6 } = {}): Promise<Address[]> {
+    const req = addressDump(filter.family, `addr show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`);
+    const index = filter.dev !== undefined ? await this.indexOf(filter.dev) : 0;
+    return this.decodeEach(await this.send(req), RTM_NEWADDR, decodeAddress).filter(
+      (a) => (!index || a.index === index) && (!filter.family || a.family === filter.family),
+    );
+  }
+
+  /**
+   * Adds an address to a link.
+   * Equivalent to: ip addr add CIDR [broadcast B|+] [label L] [peer P] dev DEV
+   */
+  async addAddress(dev: string | number, spec: AddressSpec | string, opts: { scope?: number } = {}): Promise<void> {
+    await this.send(addressAdd(dev, spec, opts));
+  }
+
+  /**
+   * Removes an address from a link.
+   * Equivalent to: ip addr del CIDR dev DEV
+   */
+  async deleteAddress(dev: string | number, cidr: string): Promise<void> {
+    await this.send(addressDelete(dev, cidr));
+  }
+
+  /**
+   * Routes of a table (default main), optionally only those out of one link.
+   * Equivalent to: ip [-4|-6] route show [table T] [dev DEV]
+   */
+  async listRoutes(filter: { family?: 4 | 6; dev?: string | number; table?: number } = {}): Promise<Route[]> {
+    const families = filter.family ? [filter.family] : ([4, 6] as const);
+    const op = `route show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`;
+    const reqs = families.map((f) => routeDump(f, op));
+    const oif = filter.dev !== undefined ? await this.indexOf(filter.dev) : undefined;
+    const table = filter.table ?? RT_TABLE_MAIN;
+    const out: Route[] = [];
+    for (const req of reqs)
+      for (const r of this.decodeEach(await this.send(req), RTM_NEWROUTE, decodeRoute))
+        if (r.table === table && (oif === undefined || r.oif === oif)) out.push(r);
+    return out;
+  }
+
+  /**
+   * Adds a route.
+   * Equivalent to: ip route add DST [via GW] [dev DEV] [metric N] [src S] [table T]
+   */
+  async addRoute(spec: RouteSpec): Promise<void> {
+    await this.send(routeAdd(spec));
+  }
+
+  /**
+   * Deletes a route, matching on what is given.
+   * Equivalent to: ip route del DST [via GW] [dev DEV] [metric N] [table T]
+   */
+  async deleteRoute(spec: RouteSpec): Promise<void> {
+    await this.send(routeDelete(spec));
   }
 }

@@ -1,14 +1,14 @@
 /**
- * Route verbs (RTM_GETROUTE, RTM_NEWROUTE, RTM_DELROUTE) on netlink's rtmsg codecs: unicast
- * routes with a destination, gateway, output device, metric and preferred source, in any table.
- * Called through Handle (listRoutes, addRoute, deleteRoute).
+ * Routes: the request builders (RTM_GETROUTE, RTM_NEWROUTE, RTM_DELROUTE) for unicast routes with
+ * a destination, gateway, output device, metric and preferred source, in any table, and the
+ * bounds-checked rtmsg + RTA_* decoder. The verbs are Handle's (listRoutes, addRoute, deleteRoute).
  */
-import * as rt from 'netlink/dist/rt/structs';
 import { ValidationError } from '../errors';
 import { AF_INET, AF_INET6, bytesToIp, ipToBytes, parseCidr } from './addr';
 import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE } from './constants';
-import type { Handle } from './handle';
-import { encodeWith } from './wire';
+import { nameOf, table } from './attrs';
+import type { Request } from './request';
+import { DecodeError, MessageWriter, eachAttr, need, type NetlinkMessage } from './wire';
 
 export const RT_TABLE_MAIN = 254;
 export const RTPROT_KERNEL = 2;
@@ -36,38 +36,74 @@ export interface Route {
   type: number;
 }
 
-const num = (v: unknown, names: Record<string, number>): number =>
-  typeof v === 'number' ? v : typeof v === 'string' ? (names[v] ?? 0) : 0;
-const PROTO: Record<string, number> = { REDIRECT: 1, KERNEL: 2, BOOT: 3, STATIC: 4, RA: 9, DHCP: 16 };
-const SCOPE: Record<string, number> = { UNIVERSE: 0, SITE: 200, LINK: 253, HOST: 254, NOWHERE: 255 };
-const TYPE: Record<string, number> = {
-  UNSPEC: 0,
-  UNICAST: 1,
-  LOCAL: 2,
-  BROADCAST: 3,
-  ANYCAST: 4,
-  MULTICAST: 5,
-  BLACKHOLE: 6,
-  UNREACHABLE: 7,
-  PROHIBIT: 8,
-  THROW: 9,
-};
+/** RTA_* (linux/rtnetlink.h), in the kernel's enum order from 1. */
+export const RTA = table('RTA_', [
+  ['RTA_DST', 'binary'],
+  ['RTA_SRC', 'binary'],
+  ['RTA_IIF', 'u32'],
+  ['RTA_OIF', 'u32'],
+  ['RTA_GATEWAY', 'binary'],
+  ['RTA_PRIORITY', 'u32'],
+  ['RTA_PREFSRC', 'binary'],
+  ['RTA_METRICS', 'binary'],
+  ['RTA_MULTIPATH', 'binary'],
+  ['RTA_PROTOINFO', 'binary'],
+  ['RTA_FLOW', 'u32'],
+  ['RTA_CACHEINFO', 'binary'],
+  ['RTA_SESSION', 'binary'],
+  ['RTA_MP_ALGO', 'binary'],
+  ['RTA_TABLE', 'u32'],
+  ['RTA_MARK', 'u32'],
+  ['RTA_MFC_STATS', 'binary'],
+  ['RTA_VIA', 'binary'],
+  ['RTA_NEWDST', 'binary'],
+  ['RTA_PREF', 'u8'],
+  ['RTA_ENCAP_TYPE', 'u16'],
+  ['RTA_ENCAP', 'binary'],
+  ['RTA_EXPIRES', 'u64'],
+  null, // RTA_PAD
+  ['RTA_UID', 'u32'],
+  ['RTA_TTL_PROPAGATE', 'u8'],
+  ['RTA_IP_PROTO', 'u8'],
+  ['RTA_SPORT', 'u16'],
+  ['RTA_DPORT', 'u16'],
+  ['RTA_NH_ID', 'u32'],
+  ['RTA_FLOWLABEL', 'binary'],
+]);
+const RTA_DST = 1;
+const RTA_OIF = 4;
+const RTA_GATEWAY = 5;
+const RTA_PRIORITY = 6;
+const RTA_PREFSRC = 7;
+const RTA_TABLE = 15;
 
-export function decodeRoute(m: rt.RouteMessage): Route {
-  const { data, attrs } = m;
-  const family = data.family === AF_INET6 ? 6 : 4;
+/** RTM_NEWROUTE's payload (rtmsg + RTA_*) as a Route; DecodeError when it does not hold together. */
+export function decodeRoute(msg: NetlinkMessage | Buffer): Route {
+  const d = Buffer.isBuffer(msg) ? msg : msg.data;
+  if (d.length < 12) throw new DecodeError(`${d.length} bytes where 12 are needed`, 0, 'rtmsg');
+  const fam = d[0];
+  const size = fam === AF_INET6 ? 16 : 4;
+  const ip = (v: Buffer, type: number) => bytesToIp(need(v, size, nameOf(RTA, type)).subarray(0, size));
   const r: Route = {
-    family,
-    dst: attrs.dst ? `${bytesToIp(attrs.dst)}/${data.dstLen ?? 0}` : data.dstLen ? `?/${data.dstLen}` : 'default',
-    table: attrs.table ?? data.table ?? 0,
-    protocol: num(data.protocol, PROTO),
-    scope: num(data.scope, SCOPE),
-    type: num(data.type, TYPE),
+    family: fam === AF_INET6 ? 6 : 4,
+    dst: d[1] ? `?/${d[1]}` : 'default',
+    table: d[4],
+    protocol: d[5],
+    scope: d[6],
+    type: d[7],
   };
-  if (attrs.gateway) r.gateway = bytesToIp(attrs.gateway);
-  if (attrs.oif !== undefined) r.oif = attrs.oif;
-  if (attrs.priority !== undefined) r.priority = attrs.priority;
-  if (attrs.prefsrc) r.prefsrc = bytesToIp(attrs.prefsrc);
+  eachAttr(
+    d.subarray(12),
+    (type, v) => {
+      if (type === RTA_DST) r.dst = `${ip(v, type)}/${d[1]}`;
+      else if (type === RTA_GATEWAY) r.gateway = ip(v, type);
+      else if (type === RTA_OIF) r.oif = need(v, 4, 'RTA_OIF').readUInt32LE(0);
+      else if (type === RTA_PRIORITY) r.priority = need(v, 4, 'RTA_PRIORITY').readUInt32LE(0);
+      else if (type === RTA_PREFSRC) r.prefsrc = ip(v, type);
+      else if (type === RTA_TABLE) r.table = need(v, 4, 'RTA_TABLE').readUInt32LE(0);
+    },
+    (type) => nameOf(RTA, type),
+  );
   return r;
 }
 
@@ -84,87 +120,121 @@ export interface RouteSpec {
   type?: number;
 }
 
-/** The rtmsg of a route, checked ('EINVALIDADDR'). */
-export function routeMessage(spec: RouteSpec): rt.RouteMessage {
+const u8 = (v: unknown, field: string): number => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255)
+    throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not 0-255`, field);
+  return v;
+};
+const u32 = (v: unknown, field: string): number => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not an integer 0-4294967295`, field);
+  return v;
+};
+
+/** Checks a route and returns its encoder (rtmsg + RTA_*). `del` leaves scope and protocol open unless given. */
+function routeBody(spec: RouteSpec, del: boolean): (w: MessageWriter) => void {
+  if (spec === null || typeof spec !== 'object') throw new ValidationError('EINVALIDADDR', 'route: not a route', 'dst');
   let family: 4 | 6 | undefined;
-  const attrs: rt.RouteMessage['attrs'] = {};
+  let dst: Buffer | undefined;
+  let gateway: Buffer | undefined;
   let dstLen = 0;
   if (spec.dst !== 'default') {
     const d = parseCidr(spec.dst, 'dst');
     family = d.family;
     dstLen = d.prefixlen;
-    attrs.dst = ipToBytes(d.address);
+    dst = ipToBytes(d.address);
   }
   if (spec.gateway !== undefined) {
     const g = parseCidr(spec.gateway, 'gateway');
     if (family !== undefined && g.family !== family)
       throw new ValidationError('EINVALIDADDR', 'gateway and destination are of different families', 'gateway');
     family = g.family;
-    attrs.gateway = ipToBytes(g.address);
+    gateway = ipToBytes(g.address);
   }
-  if (spec.prefsrc !== undefined) attrs.prefsrc = ipToBytes(parseCidr(spec.prefsrc, 'prefsrc').address);
+  const prefsrc = spec.prefsrc !== undefined ? ipToBytes(parseCidr(spec.prefsrc, 'prefsrc').address) : undefined;
   if (family === undefined) throw new ValidationError('EINVALIDADDR', 'a default route needs a gateway (to know its family)', 'gateway');
-  if (spec.oif !== undefined) attrs.oif = spec.oif;
-  if (spec.priority !== undefined) attrs.priority = spec.priority;
-  const table = spec.table ?? RT_TABLE_MAIN;
-  if (table > 255) attrs.table = table;
-  const scope = spec.scope ?? (spec.gateway === undefined ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
-  return {
-    kind: 'route',
-    data: {
-      family: family === 4 ? AF_INET : AF_INET6,
-      dstLen,
-      table: table > 255 ? 252 /* RT_TABLE_COMPAT */ : table,
-      protocol: spec.protocol ?? RTPROT_BOOT,
-      scope,
-      type: spec.type ?? RTN_UNICAST,
-    },
-    attrs,
+  const oif = spec.oif === undefined ? undefined : u32(spec.oif, 'oif');
+  const priority = spec.priority === undefined ? undefined : u32(spec.priority, 'priority');
+  const table = spec.table === undefined ? RT_TABLE_MAIN : u32(spec.table, 'table');
+  // Deleting matches on what is given: scope RT_SCOPE_NOWHERE and protocol 0 leave them open.
+  const scope =
+    spec.scope !== undefined ? u8(spec.scope, 'scope') : del ? 255 : spec.gateway === undefined ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+  const protocol = spec.protocol !== undefined ? u8(spec.protocol, 'protocol') : del ? 0 : RTPROT_BOOT;
+  const type = spec.type !== undefined ? u8(spec.type, 'type') : RTN_UNICAST;
+  const fam = family;
+  return (w) => {
+    const head = Buffer.alloc(12);
+    head[0] = fam === 4 ? AF_INET : AF_INET6;
+    head[1] = dstLen;
+    head[4] = table > 255 ? 252 /* RT_TABLE_COMPAT */ : table;
+    head[5] = protocol;
+    head[6] = scope;
+    head[7] = type;
+    w.bytes(head);
+    if (table > 255) w.u32(RTA_TABLE, table);
+    if (dst) w.attr(RTA_DST, dst);
+    if (prefsrc) w.attr(RTA_PREFSRC, prefsrc);
+    if (gateway) w.attr(RTA_GATEWAY, gateway);
+    if (oif !== undefined) w.u32(RTA_OIF, oif);
+    if (priority !== undefined) w.u32(RTA_PRIORITY, priority);
   };
-}
-
-/**
- * Routes of a table (default main), optionally only those out of one link.
- * Equivalent to: ip [-6] route show [table T] [dev DEV]
- */
-export async function listRoutes(h: Handle, filter: { family?: 4 | 6; dev?: string | number; table?: number } = {}): Promise<Route[]> {
-  const oif = filter.dev !== undefined ? await h.indexOf(filter.dev) : undefined;
-  const table = filter.table ?? RT_TABLE_MAIN;
-  const out: Route[] = [];
-  for (const family of filter.family ? [filter.family] : ([4, 6] as const)) {
-    const msg: rt.RouteMessage = { kind: 'route', data: { family: family === 4 ? AF_INET : AF_INET6 }, attrs: {} };
-    const msgs = await h.socket.request(
-      RTM_GETROUTE,
-      encodeWith(rt.formatRouteMessage, msg),
-      `route show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`,
-      NLM_F_DUMP,
-    );
-    for (const m of msgs) {
-      if (m.type !== RTM_NEWROUTE) continue;
-      const r = decodeRoute(rt.parseRouteMessage(m.data));
-      if (r.table === table && (oif === undefined || r.oif === oif)) out.push(r);
-    }
-  }
-  return out;
 }
 
 const label = (s: RouteSpec): string => `${s.dst}${s.gateway ? ` via ${s.gateway}` : ''}${s.oif !== undefined ? ` oif ${s.oif}` : ''}`;
 
-/** Equivalent to: ip route add DST [via GW] [dev DEV] [metric N] [src S] [table T] */
-export async function addRoute(h: Handle, spec: RouteSpec): Promise<void> {
-  await h.socket.request(
-    RTM_NEWROUTE,
-    encodeWith(rt.formatRouteMessage, routeMessage(spec)),
-    `route add ${label(spec)}`,
-    NLM_F_CREATE | NLM_F_EXCL,
-  );
+/**
+ * Adds a route.
+ * Equivalent to: ip route add DST [via GW] [dev DEV] [metric N] [src S] [table T]
+ */
+export function routeAdd(spec: RouteSpec): Request {
+  const body = routeBody(spec, false);
+  return {
+    op: `route add ${label(spec)}`,
+    dump: false,
+    needs: [],
+    netns: [],
+    encode: () => {
+      const w = new MessageWriter(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, 80);
+      body(w);
+      return w.finish();
+    },
+  };
 }
 
-/** Equivalent to: ip route del DST [via GW] [dev DEV] [metric N] [table T] */
-export async function deleteRoute(h: Handle, spec: RouteSpec): Promise<void> {
-  const msg = routeMessage(spec);
-  // Deleting matches on what is given: leave the scope open (RT_SCOPE_NOWHERE) unless set.
-  if (spec.scope === undefined) msg.data.scope = 255;
-  if (spec.protocol === undefined) msg.data.protocol = 0 as rt.RouteMessage['data']['protocol'];
-  await h.socket.request(RTM_DELROUTE, encodeWith(rt.formatRouteMessage, msg), `route del ${label(spec)}`);
+/**
+ * Deletes a route, matching on what is given.
+ * Equivalent to: ip route del DST [via GW] [dev DEV] [metric N] [table T]
+ */
+export function routeDelete(spec: RouteSpec): Request {
+  const body = routeBody(spec, true);
+  return {
+    op: `route del ${label(spec)}`,
+    dump: false,
+    needs: [],
+    netns: [],
+    encode: () => {
+      const w = new MessageWriter(RTM_DELROUTE, 0, 80);
+      body(w);
+      return w.finish();
+    },
+  };
+}
+
+/**
+ * Every route of one family (all tables; callers filter).
+ * Equivalent to: ip [-4|-6] route show table all
+ */
+export function routeDump(family: 4 | 6, op = 'route show'): Request {
+  if (family !== 4 && family !== 6) throw new ValidationError('EINVALIDOPTION', 'family: 4 or 6', 'family');
+  return {
+    op,
+    dump: true,
+    needs: [],
+    netns: [],
+    encode: () => {
+      const head = Buffer.alloc(12);
+      head[0] = family === 4 ? AF_INET : AF_INET6;
+      return new MessageWriter(RTM_GETROUTE, NLM_F_DUMP, 32).bytes(head).finish();
+    },
+  };
 }

@@ -1,63 +1,91 @@
 /**
  * The socket layer: requests, acks, sequence numbers and a bounded in-flight window, on top of a
- * Transport (the addon's NlSocket, or a fake one in codec tests). Pure bookkeeping: no message
- * knows its meaning here.
+ * Transport (the addon's NlSocket, whose own thread does every sendmsg and recv, or a fake one:
+ * see testing.ts). Pure bookkeeping: no message knows its meaning here.
  *
  * Why a window: the kernel runs a request inside sendmsg() and queues its reply on our receive
- * queue; replies pile up until we read them. With N requests sent in one go, N replies must fit
- * in the receive buffer or the kernel drops them (ENOBUFS). So at most `window` requests are
- * unanswered at any time, and the receive buffer is sized for that many replies. Should the
- * kernel still drop replies, every request that was waiting is settled with ENOBUFS: nothing
- * hangs and the process does not die: rtnetlink answers inside sendmsg(), so once the receive
- * queue has been drained, a request still unanswered lost its reply, and fails with ENOBUFS.
+ * queue; replies pile up until they are read. So at most `window` requests are unanswered at any
+ * time, and the receive buffer is sized for that many replies. Should the kernel still drop
+ * replies, the transport says when a send's replies have all been read ("drained"): a request of
+ * that send still unanswered lost its reply, and fails with ENOBUFS. Nothing hangs.
+ *
+ * Dumps interrupted by a concurrent change (NLM_F_DUMP_INTR) are sent again, up to
+ * DUMP_RETRIES times, then fail with EINTR.
  */
 import { EventEmitter } from 'events';
-import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLM_F_DUMP_INTR } from './constants';
+import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP_INTR, NLM_F_REQUEST } from './constants';
 import { NetlinkError } from './errors';
-import { decodeAck, decodeDatagram, encodeMessage, type NetlinkMessage } from './wire';
+import { HEADER_LENGTH, align4, decodeAck, type NetlinkMessage } from './wire';
+
+/** What a transport reports back, in order. */
+export interface TransportSink {
+  /** One datagram from the kernel (bytes [start, end) of buf). */
+  datagram(buf: Buffer, start: number, end: number): void;
+  /** A receive error: ENOBUFS (the kernel dropped messages) or worse. */
+  error(errno: number): void;
+  /** Every send up to `sendId` was made and the receive queue was then found empty. */
+  drained(sendId: number): void;
+  /** sendmsg() of send `sendId` failed with errno. */
+  sendFailed(sendId: number, errno: number): void;
+}
 
 /** Bytes out, datagrams in. */
 export interface Transport {
   /** The netlink port id the kernel gave the socket. */
   readonly port: number;
-  /** One sendmsg of the gathered chunks; throws an errno error. */
-  send(chunks: Uint8Array[]): void;
+  /** Queues one datagram (one or more whole messages) for one sendmsg; must not block. */
+  send(datagram: Uint8Array, sendId: number): void;
   close(): void;
   ref(): void;
   unref(): void;
 }
-/**
- * Datagrams from the kernel. `drained` says the receive queue was found empty after them: every
- * request already sent has had its reply queued by then (rtnetlink answers inside sendmsg), so
- * one still unanswered, other than a dump, lost its reply to a full queue.
- */
-export type Receiver = (err: Error | null, datagrams: Buffer[], drained?: boolean) => void;
-export type TransportFactory = (receive: Receiver) => Transport;
+export type TransportFactory = (sink: TransportSink) => Transport;
 
 export interface SocketOptions {
   /** Most requests unanswered at once (default 256). */
   window?: number;
 }
 
+/** Called once with the request's reply messages ([] for an ACK), or its error. */
+export type ReplyCallback = (err: NetlinkError | null, msgs: NetlinkMessage[]) => void;
+
 interface Pending {
   seq: number;
   op: string;
   dump: boolean;
-  chunks: Uint8Array[];
-  bytes: number;
+  msg: Buffer;
+  sendId: number;
+  tries: number;
   parts: NetlinkMessage[];
-  resolve(msgs: NetlinkMessage[]): void;
-  reject(err: Error): void;
+  cb: ReplyCallback;
 }
 
 const MAX_SEND_BYTES = 64 * 1024;
-const MAX_SEND_CHUNKS = 512;
+export const DUMP_RETRIES = 5;
+
+/** Parses the addon's record stream (see native/kernel/nlsock.cc) into sink calls. */
+export function readRecords(buf: Buffer, sink: TransportSink): void {
+  let off = 0;
+  while (off + 12 <= buf.length) {
+    const kind = buf.readUInt32LE(off);
+    const arg = buf.readUInt32LE(off + 4);
+    const len = buf.readUInt32LE(off + 8);
+    const start = off + 12;
+    off = start + align4(len);
+    if (kind === 1) sink.datagram(buf, start, start + len);
+    else if (kind === 2) sink.error(arg);
+    else if (kind === 3) sink.drained(arg);
+    else if (kind === 4) sink.sendFailed(arg, buf.readUInt32LE(start));
+  }
+}
 
 export class NetlinkSocket extends EventEmitter {
   readonly window: number;
   private readonly transport: Transport;
   private seq = Math.floor(Math.random() * 0x7fffffff);
+  private sendId = 0;
   private readonly queue: Pending[] = [];
+  private queueHead = 0;
   private readonly inflight = new Map<number, Pending>();
   private dumpInFlight = false;
   private flushScheduled = false;
@@ -67,12 +95,17 @@ export class NetlinkSocket extends EventEmitter {
   constructor(factory: TransportFactory, options: SocketOptions = {}) {
     super();
     this.window = Math.max(1, options.window ?? 256);
-    this.transport = factory((err, datagrams, drained) => this.receive(err, datagrams, drained));
+    this.transport = factory({
+      datagram: (buf, start, end) => this.datagram(buf, start, end),
+      error: (errno) => this.recvError(errno),
+      drained: (id) => this.drained(id),
+      sendFailed: (id, errno) => this.sendFailed(id, errno),
+    });
   }
 
   /** Messages nobody asked for (multicast notifications). */
   override on(event: 'notification', fn: (msg: NetlinkMessage) => void): this;
-  /** Transport errors that could not be tied to one request (already settled as failures). */
+  /** Errors that could not be tied to one request: a receive error, an undecodable datagram. */
   override on(event: 'error', fn: (err: Error) => void): this;
   override on(event: string, fn: (...args: never[]) => void): this {
     return super.on(event, fn as (...args: unknown[]) => void);
@@ -84,36 +117,40 @@ export class NetlinkSocket extends EventEmitter {
 
   /** Requests queued or unanswered. */
   get pending(): number {
-    return this.queue.length + this.inflight.size;
+    return this.queue.length - this.queueHead + this.inflight.size;
   }
 
   /**
-   * Sends one request and settles with its replies: [] for an ACK, the reply messages of a
-   * GET, or every part of a dump. Rejects with NetlinkError on a kernel error.
+   * Sends one whole message (built by a request builder; its seq is written here) and settles
+   * with its replies: [] for an ACK, the reply messages of a GET, or every part of a dump.
+   * Rejects with NetlinkError on a kernel error.
    */
-  request(type: number, payload: Uint8Array[], op: string, flags = 0): Promise<NetlinkMessage[]> {
-    if (this.closed) return Promise.reject(new NetlinkError(9 /* EBADF */, op, 'socket is closed'));
-    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
-    const seq = (this.seq = (this.seq + 1) >>> 0 || 1);
-    const f = NLM_F_REQUEST | flags | (dump ? 0 : NLM_F_ACK);
-    const chunks = encodeMessage(type, f, seq, 0, payload);
-    let bytes = 0;
-    for (const c of chunks) bytes += c.length;
-    return new Promise((resolve, reject) => {
-      this.queue.push({ seq, op, dump, chunks, bytes, parts: [], resolve, reject });
-      this.scheduleFlush();
-    });
+  request(msg: Buffer, op: string, dump = false): Promise<NetlinkMessage[]> {
+    return new Promise((resolve, reject) => this.send(msg, op, dump, (err, msgs) => (err ? reject(err) : resolve(msgs))));
+  }
+
+  /** request() with a callback: no promise per request, for batches. Call order is wire order. */
+  send(msg: Buffer, op: string, dump: boolean, cb: ReplyCallback): void {
+    if (this.closed) {
+      cb(new NetlinkError(9 /* EBADF */, op, 'socket is closed'), []);
+      return;
+    }
+    if (msg.length < HEADER_LENGTH) throw new RangeError('not a netlink message');
+    // A request asks for an ack (a dump ends with NLMSG_DONE instead).
+    if (!dump) msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST | NLM_F_ACK, 6);
+    else msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST, 6);
+    this.queue.push({ seq: 0, op, dump, msg, sendId: 0, tries: 0, parts: [], cb });
+    this.scheduleFlush();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.transport.close();
-    const err = (p: Pending) => new NetlinkError(9, p.op, 'socket closed before the kernel answered');
-    for (const p of this.inflight.values()) p.reject(err(p));
-    for (const p of this.queue) p.reject(err(p));
+    const waiting = [...this.inflight.values(), ...this.queue.slice(this.queueHead)];
     this.inflight.clear();
-    this.queue.length = 0;
+    this.queue.length = this.queueHead = 0;
+    for (const p of waiting) p.cb(new NetlinkError(9, p.op, 'socket closed before the kernel answered'), []);
   }
 
   private scheduleFlush(): void {
@@ -126,77 +163,113 @@ export class NetlinkSocket extends EventEmitter {
     });
   }
 
+  private nextSeq(): number {
+    return (this.seq = (this.seq + 1) >>> 0 || 1);
+  }
+
   private flush(): void {
-    while (!this.closed && this.queue.length && this.inflight.size < this.window) {
+    while (!this.closed && this.queueHead < this.queue.length && this.inflight.size < this.window) {
       const batch: Pending[] = [];
-      const chunks: Uint8Array[] = [];
       let bytes = 0;
-      while (this.queue.length && this.inflight.size + batch.length < this.window) {
-        const p = this.queue[0];
+      while (this.queueHead < this.queue.length && this.inflight.size + batch.length < this.window) {
+        const p = this.queue[this.queueHead];
         // One dump at a time per socket (the kernel answers EBUSY otherwise); order is kept.
         if (p.dump && (this.dumpInFlight || batch.some((b) => b.dump))) break;
-        if (batch.length && (bytes + p.bytes > MAX_SEND_BYTES || chunks.length + p.chunks.length > MAX_SEND_CHUNKS)) break;
-        this.queue.shift();
+        if (batch.length && bytes + p.msg.length > MAX_SEND_BYTES) break;
+        this.queueHead++;
         batch.push(p);
-        chunks.push(...p.chunks);
-        bytes += p.bytes;
+        bytes += p.msg.length;
+      }
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue.splice(0, this.queueHead);
+        this.queueHead = 0;
       }
       if (!batch.length) break;
+      const id = (this.sendId = (this.sendId + 1) >>> 0 || 1);
+      const datagram = batch.length === 1 ? batch[0].msg : Buffer.allocUnsafe(bytes);
+      let off = 0;
       for (const p of batch) {
+        p.seq = this.nextSeq();
+        p.sendId = id;
+        p.msg.writeUInt32LE(p.seq, 8);
+        if (batch.length > 1) off += p.msg.copy(datagram, off);
         this.inflight.set(p.seq, p);
         if (p.dump) this.dumpInFlight = true;
       }
       try {
-        this.transport.send(chunks);
+        this.transport.send(datagram, id);
       } catch (e) {
         const n = e as { errno?: number };
         for (const p of batch) this.settle(p, new NetlinkError(n.errno ?? 5, p.op, (e as Error).message));
       }
     }
+    if (this.queueHead === this.queue.length && this.queueHead) this.queue.length = this.queueHead = 0;
     this.updateRef();
   }
 
   private updateRef(): void {
-    const want = this.inflight.size > 0 || this.queue.length > 0;
+    const want = this.inflight.size > 0 || this.queueHead < this.queue.length;
     if (want === this.referenced || this.closed) return;
     this.referenced = want;
     if (want) this.transport.ref();
     else this.transport.unref();
   }
 
-  private settle(p: Pending, err: Error | null): void {
+  private settle(p: Pending, err: NetlinkError | null): void {
     if (!this.inflight.delete(p.seq)) return;
     if (p.dump) this.dumpInFlight = false;
-    if (err) p.reject(err);
-    else p.resolve(p.parts);
+    p.cb(err, err ? [] : p.parts);
   }
 
-  private receive(err: Error | null, datagrams: Buffer[], drained = false): void {
-    if (err) {
-      const errno = (err as { errno?: number }).errno;
-      // ENOBUFS: the kernel dropped replies. Those that did arrive still settle their requests;
-      // the ones lost are found when the queue is drained (below).
-      if (errno !== 105 /* ENOBUFS */) {
-        // Any other receive error leaves the socket's state unknown: fail what waits.
-        for (const p of [...this.inflight.values()]) this.settle(p, new NetlinkError(errno ?? 5, p.op, err.message));
-      }
-      if (this.listenerCount('error')) this.emit('error', err);
-    }
-    for (const d of datagrams) {
-      let msgs: NetlinkMessage[];
-      try {
-        msgs = decodeDatagram(d);
-      } catch (e) {
-        if (this.listenerCount('error')) this.emit('error', e as Error);
-        continue;
-      }
-      for (const m of msgs) this.dispatch(m);
-    }
-    if (drained) {
-      for (const p of [...this.inflight.values()])
-        if (!p.dump) this.settle(p, new NetlinkError(105, p.op, 'the kernel dropped the reply: receive queue full (ENOBUFS)'));
-    }
+  private recvError(errno: number): void {
+    // ENOBUFS: the kernel dropped messages. Replies that did arrive still settle their requests;
+    // the ones lost are found when the send is drained. Any other receive error leaves the
+    // socket's state unknown: fail what waits.
+    if (errno !== 105 /* ENOBUFS */)
+      for (const p of [...this.inflight.values()]) this.settle(p, new NetlinkError(errno, p.op, 'receive failed'));
+    if (this.listenerCount('error'))
+      this.emit('error', new NetlinkError(errno, 'recv', errno === 105 ? 'the kernel dropped messages (ENOBUFS)' : undefined));
     this.flush();
+  }
+
+  private drained(sendId: number): void {
+    // sendIds wrap at 2^32: compare as a distance.
+    for (const p of [...this.inflight.values()])
+      if (!p.dump && ((sendId - p.sendId) | 0) >= 0)
+        this.settle(p, new NetlinkError(105, p.op, 'the kernel dropped the reply: receive queue full (ENOBUFS)'));
+    this.flush();
+  }
+
+  private sendFailed(sendId: number, errno: number): void {
+    for (const p of [...this.inflight.values()]) if (p.sendId === sendId) this.settle(p, new NetlinkError(errno, p.op, undefined));
+    this.flush();
+  }
+
+  private datagram(buf: Buffer, start: number, end: number): void {
+    let off = start;
+    while (off + HEADER_LENGTH <= end) {
+      const len = buf.readUInt32LE(off);
+      if (len < HEADER_LENGTH || off + len > end) {
+        if (this.listenerCount('error'))
+          this.emit('error', new NetlinkError(74 /* EBADMSG */, 'recv', `truncated message at ${off - start}`));
+        return;
+      }
+      const type = buf.readUInt16LE(off + 4);
+      // The hot path: an ack, read in place.
+      if (type === NLMSG_ERROR && len >= HEADER_LENGTH + 4 + HEADER_LENGTH && buf.readInt32LE(off + HEADER_LENGTH) === 0) {
+        const p = this.inflight.get(buf.readUInt32LE(off + HEADER_LENGTH + 4 + 8));
+        if (p) this.settle(p, null);
+      } else {
+        this.dispatch({
+          type,
+          flags: buf.readUInt16LE(off + 6),
+          seq: buf.readUInt32LE(off + 8),
+          port: buf.readUInt32LE(off + 12),
+          data: buf.subarray(off + HEADER_LENGTH, off + len),
+        });
+      }
+      off += align4(len);
+    }
   }
 
   private dispatch(m: NetlinkMessage): void {
@@ -216,10 +289,21 @@ export class NetlinkSocket extends EventEmitter {
     if (m.type === NLMSG_DONE) {
       const ack = decodeAck(m);
       if (ack.errno) return this.settle(p, new NetlinkError(ack.errno, p.op, ack.extack));
-      if (m.flags & NLM_F_DUMP_INTR)
-        return this.settle(p, new NetlinkError(4 /* EINTR */, p.op, 'dump was interrupted by a concurrent change; retry'));
+      if (m.flags & NLM_F_DUMP_INTR) return this.retryDump(p);
       return this.settle(p, null);
     }
     p.parts.push(m);
+  }
+
+  /** The kernel's state changed under a dump: send it again, a bounded number of times. */
+  private retryDump(p: Pending): void {
+    if (p.tries + 1 >= DUMP_RETRIES) {
+      this.settle(p, new NetlinkError(4 /* EINTR */, p.op, `dump interrupted by concurrent changes ${DUMP_RETRIES} times`));
+      return;
+    }
+    this.inflight.delete(p.seq);
+    this.dumpInFlight = false;
+    this.queue.splice(this.queueHead, 0, { ...p, seq: 0, parts: [], tries: p.tries + 1 });
+    this.scheduleFlush();
   }
 }

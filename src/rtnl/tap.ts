@@ -1,12 +1,10 @@
 /**
- * Tun/tap devices: created through the addon (/dev/net/tun ioctls, in the handle's namespace),
- * deleted and read back over rtnetlink.
+ * Tun/tap devices as Handle.createTap returns them: the device and, with keepFds, its open
+ * queue fds (made by /dev/net/tun ioctls on the handle's tun worker; deleted and read back over
+ * rtnetlink).
  */
 import * as fs from 'fs';
-import { SyscallError } from '../errors';
-import type { TunResultNative, TunSpecNative } from '../native';
-import type { Handle } from './handle';
-import { tunSpec, type TapOptions } from './kinds/tunspec';
+import type { TapOptions } from './kinds/tunspec';
 
 export type { TapOptions };
 
@@ -41,35 +39,4 @@ export interface TapDevice {
   index: number;
   /** Open queues, only with keepFds. */
   queues: TapQueue[];
-}
-
-function toResult(spec: TunSpecNative, r: TunResultNative): TapDevice | SyscallError {
-  if (r.code !== undefined) return new SyscallError(r.code, r.errno, r.syscall, `tap add ${spec.name}: ${r.message} (${r.syscall})`);
-  return { name: spec.name, index: r.ifindex, queues: r.fds.map((fd) => new TapQueue(fd)) };
-}
-
-/** Creates many devices in one trip to the handle's tun worker; one result (device or error) per spec. */
-export async function createTunDevices(h: Handle, specs: TunSpecNative[]): Promise<Array<TapDevice | SyscallError>> {
-  if (!specs.length) return [];
-  let results: TunResultNative[];
-  try {
-    results = await h.tunWorker().create(specs);
-  } catch (e) {
-    const n = e as { code: string; errno: number; syscall: string; message: string };
-    const what = n.syscall === 'setns' || n.syscall === 'open' ? `open netns ${h.netns}: ${n.message}` : n.message;
-    const err = new SyscallError(n.code, n.errno, n.syscall, what);
-    return specs.map(() => err);
-  }
-  return results.map((r, i) => toResult(specs[i], r));
-}
-
-/**
- * Creates a persistent tap (or tun) device with owner, group, flags, MAC and MTU, all applied
- * before it is used. Fails with EBUSY when the name is taken, leaving that device untouched.
- * Equivalent to: ip tuntap add dev NAME mode tap [user U] [group G] [multi_queue] [vnet_hdr] && ip link set NAME address MAC mtu N
- */
-export async function createTap(h: Handle, name: string, options: TapOptions = {}): Promise<TapDevice> {
-  const [r] = await createTunDevices(h, [tunSpec(name, options)]);
-  if (r instanceof Error) throw r;
-  return r;
 }

@@ -1,41 +1,215 @@
 /**
- * The wire format: pure encode/decode, no I/O. Messages and attributes are built with the
- * npm `netlink` package's codecs (only its pure modules are loaded, never its socket); what it
- * lacks is here: NLMSG_ERROR with extended-ack TLVs, and nested IFLA_LINKINFO.
+ * The wire format: pure encode/decode, no I/O. Messages are written straight into one buffer
+ * (MessageWriter) and read with bounds checks (eachMessage, AttrReader): a truncated or
+ * malformed message or attribute is a DecodeError naming it, never an untyped exception.
+ * Address and route bodies are still formatted by the npm `netlink` package's rt codecs
+ * (encodeWith), whose bytes MessageWriter appends.
  */
-import {
-  formatMessage,
-  parseMessages,
-  parseAttributes,
-  formatAttribute,
-  getString,
-  getU32,
-  AttrStream,
-  type NetlinkMessage,
-} from 'netlink/dist/structs';
-import * as rt from 'netlink/dist/rt/structs';
-import type { LinkAttrs } from 'netlink/dist/rt/ifla';
+import { AttrStream } from 'netlink/dist/structs';
+import { HostwireError } from '../errors';
 import { NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS } from './constants';
 
-export type { NetlinkMessage, LinkAttrs };
 export const HEADER_LENGTH = 16;
+export const NLA_HDRLEN = 4;
+export const NLA_F_NESTED = 0x8000;
+const NLA_TYPE_MASK = 0x3fff;
+
+export const align4 = (n: number) => (n + 3) & ~3;
+
+/** One netlink message: its header fields and its payload (after the 16-byte header). */
+export interface NetlinkMessage {
+  type: number;
+  flags: number;
+  seq: number;
+  port: number;
+  data: Buffer;
+}
 
 /**
- * One request as bytes (header included), ready for sendmsg's gather list. The payload is
- * padded to NLMSG_ALIGNTO (4): the kernel steps to the next message of a datagram by
- * NLMSG_ALIGN(nlmsg_len), and netlink's formatMessage leaves the tail unpadded, which would
- * make the kernel silently drop every message after one that ends in an odd-length name.
+ * A message or attribute that does not hold together: shorter than its header says, an
+ * attribute running past its parent, a value shorter than its type. `attribute` names it under
+ * the kernel's name when a table knows it ('IFLA_MTU'), `offset` is where it starts.
  */
-export function encodeMessage(type: number, flags: number, seq: number, port: number, payload: Uint8Array[]): Uint8Array[] {
-  let len = 0;
-  for (const p of payload) len += p.length;
-  const data = len % 4 ? [...payload, Buffer.alloc(4 - (len % 4))] : payload;
-  return formatMessage({ type, flags, seq, port, data });
+export class DecodeError extends HostwireError {
+  readonly attribute?: string;
+  readonly offset: number;
+  constructor(message: string, offset: number, attribute?: string) {
+    super('EBADMSG', attribute ? `${attribute}: ${message}` : message);
+    this.offset = offset;
+    this.attribute = attribute;
+  }
+}
+
+/**
+ * Builds one netlink message in a single growing buffer: header, fixed struct, attributes,
+ * nests. The sequence number is left 0: the socket writes it when it sends.
+ */
+export class MessageWriter {
+  private buf: Buffer;
+  private len = HEADER_LENGTH;
+
+  constructor(type: number, flags: number, sizeHint = 128) {
+    this.buf = Buffer.allocUnsafe(Math.max(sizeHint, 64));
+    this.buf.fill(0, 0, HEADER_LENGTH);
+    this.buf.writeUInt16LE(type, 4);
+    this.buf.writeUInt16LE(flags, 6);
+  }
+
+  private room(n: number): number {
+    const at = this.len;
+    const need = at + align4(n);
+    if (need > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(next, 0, 0, at);
+      this.buf = next;
+    }
+    this.buf.fill(0, at, need);
+    this.len = need;
+    return at;
+  }
+
+  /** Raw bytes (a fixed struct such as ifinfomsg), padded to 4. */
+  bytes(data: Uint8Array): this {
+    const at = this.room(data.length);
+    this.buf.set(data, at);
+    return this;
+  }
+
+  /** struct ifinfomsg. */
+  ifinfomsg(index: number, flags = 0, change = 0, family = 0, type = 0): this {
+    const at = this.room(16);
+    this.buf.writeUInt8(family, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    this.buf.writeInt32LE(index, at + 4);
+    this.buf.writeUInt32LE(flags >>> 0, at + 8);
+    this.buf.writeUInt32LE(change >>> 0, at + 12);
+    return this;
+  }
+
+  attr(type: number, data: Uint8Array): this {
+    const at = this.room(NLA_HDRLEN + data.length);
+    this.buf.writeUInt16LE(NLA_HDRLEN + data.length, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    this.buf.set(data, at + NLA_HDRLEN);
+    return this;
+  }
+
+  u8(type: number, v: number): this {
+    const at = this.room(NLA_HDRLEN + 1);
+    this.buf.writeUInt16LE(NLA_HDRLEN + 1, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    this.buf.writeUInt8(v & 0xff, at + 4);
+    return this;
+  }
+
+  u16(type: number, v: number): this {
+    const at = this.room(NLA_HDRLEN + 2);
+    this.buf.writeUInt16LE(NLA_HDRLEN + 2, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    this.buf.writeUInt16LE(v & 0xffff, at + 4);
+    return this;
+  }
+
+  u32(type: number, v: number): this {
+    const at = this.room(NLA_HDRLEN + 4);
+    this.buf.writeUInt16LE(NLA_HDRLEN + 4, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    this.buf.writeUInt32LE(v >>> 0, at + 4);
+    return this;
+  }
+
+  s32(type: number, v: number): this {
+    const at = this.room(NLA_HDRLEN + 4);
+    this.buf.writeUInt16LE(NLA_HDRLEN + 4, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    this.buf.writeInt32LE(v, at + 4);
+    return this;
+  }
+
+  /** A NUL-terminated string attribute. */
+  string(type: number, s: string): this {
+    const n = Buffer.byteLength(s);
+    const at = this.room(NLA_HDRLEN + n + 1);
+    this.buf.writeUInt16LE(NLA_HDRLEN + n + 1, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    this.buf.write(s, at + 4);
+    this.buf[at + 4 + n] = 0;
+    return this;
+  }
+
+  /** A nested attribute: what fn writes goes inside it. */
+  nest(type: number, fn: (w: this) => void): this {
+    const at = this.room(NLA_HDRLEN);
+    fn(this);
+    this.buf.writeUInt16LE(this.len - at, at);
+    this.buf.writeUInt16LE(type | NLA_F_NESTED, at + 2);
+    return this;
+  }
+
+  /** The finished message (nlmsg_len set; a multiple of 4 bytes). */
+  finish(): Buffer {
+    this.buf.writeUInt32LE(this.len, 0);
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+/** A whole message from a type, flags and an already encoded body (seq 0, port 0). */
+export function encodeMessage(type: number, flags: number, body: Uint8Array[]): Buffer {
+  const w = new MessageWriter(type, flags, HEADER_LENGTH + body.reduce((n, b) => n + align4(b.length), 0));
+  for (const b of body) w.bytes(b);
+  return w.finish();
+}
+
+/**
+ * Calls fn for each message in buf[start, end), checking each header against what is there.
+ * Throws DecodeError for a truncated message (the messages before it were already handed on).
+ */
+export function eachMessage(buf: Buffer, fn: (m: NetlinkMessage) => void, start = 0, end = buf.length): void {
+  let off = start;
+  while (off + HEADER_LENGTH <= end) {
+    const len = buf.readUInt32LE(off);
+    if (len < HEADER_LENGTH || off + len > end) throw new DecodeError(`message of ${len} bytes with ${end - off} left`, off, 'nlmsghdr');
+    fn({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      port: buf.readUInt32LE(off + 12),
+      data: buf.subarray(off + HEADER_LENGTH, off + len),
+    });
+    off += align4(len);
+  }
+  if (off < end && end - off < HEADER_LENGTH && buf.subarray(off, end).some((b) => b !== 0))
+    throw new DecodeError(`${end - off} stray bytes after the last message`, off, 'nlmsghdr');
 }
 
 /** Every netlink message in a datagram. */
 export function decodeDatagram(buf: Buffer): NetlinkMessage[] {
-  return parseMessages(buf);
+  const out: NetlinkMessage[] = [];
+  eachMessage(buf, (m) => out.push(m));
+  return out;
+}
+
+/**
+ * Bounds-checked attribute iteration over a TLV stream. `name` turns a type into the kernel's
+ * name for error messages. Throws DecodeError for an attribute whose length runs past the
+ * stream or is shorter than its own header.
+ */
+export function eachAttr(buf: Buffer, fn: (type: number, data: Buffer) => void, name?: (type: number) => string | undefined): void {
+  let off = 0;
+  while (off + NLA_HDRLEN <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    if (len < NLA_HDRLEN || off + len > buf.length)
+      throw new DecodeError(`attribute of ${len} bytes with ${buf.length - off} left`, off, name?.(type) ?? `attribute ${type}`);
+    fn(type, buf.subarray(off + NLA_HDRLEN, off + len));
+    off += align4(len);
+  }
+}
+
+/** Checks that an attribute's value has at least `size` bytes. */
+export function need(data: Buffer, size: number, attribute: string): Buffer {
+  if (data.length < size) throw new DecodeError(`${data.length} bytes where ${size} are needed`, 0, attribute);
+  return data;
 }
 
 export interface AckInfo {
@@ -74,60 +248,28 @@ export function decodeAck(msg: NetlinkMessage): AckInfo {
 
 function readExtack(tlvs: Buffer, info: AckInfo): void {
   try {
-    parseAttributes(tlvs, (a) => {
-      if (a.type === NLMSGERR_ATTR_MSG) info.extack = getString(a.data);
-      else if (a.type === NLMSGERR_ATTR_OFFS) info.badAttrOffset = getU32(a.data);
+    eachAttr(tlvs, (type, data) => {
+      if (type === NLMSGERR_ATTR_MSG) info.extack = cString(data);
+      else if (type === NLMSGERR_ATTR_OFFS && data.length >= 4) info.badAttrOffset = data.readUInt32LE(0);
     });
   } catch {
     // A malformed TLV tail loses only the message text, never the errno.
   }
 }
 
-const align4 = (n: number) => (n + 3) & ~3;
+/** A NUL-terminated (or not) string attribute's text. */
+export function cString(d: Buffer): string {
+  const z = d.indexOf(0);
+  return d.toString('utf8', 0, z < 0 ? d.length : z);
+}
 
 export function isError(msg: NetlinkMessage): boolean {
   return msg.type === NLMSG_ERROR;
 }
 
-/** A message netlink's rt codecs can format (address, route ...) as chunks for request(). */
+/** A body netlink's rt codecs can format (address, route ...) as chunks. */
 export function encodeWith<T>(format: (x: T, out: AttrStream) => void, msg: T): Uint8Array[] {
   const stream = new AttrStream();
   format(msg, stream);
   return stream.bufs.slice();
-}
-
-/**
- * ifinfomsg + IFLA attributes (RTM_NEWLINK, RTM_SETLINK, RTM_DELLINK, RTM_GETLINK), with
- * already-encoded attributes (IFLA_LINKINFO, IFLA_EXT_MASK ...) appended on a 4-byte boundary.
- */
-export function encodeLinkPayload(data: rt.Link, attrs: LinkAttrs, extra: Uint8Array[] = []): Uint8Array[] {
-  const bufs = encodeWith(rt.formatLinkMessage, { kind: 'link', data, attrs });
-  if (extra.length) {
-    const len = bufs.reduce((n, b) => n + b.length, 0);
-    if (len % 4) bufs.push(Buffer.alloc(4 - (len % 4)));
-    bufs.push(...extra);
-  }
-  return bufs;
-}
-
-export function decodeLinkMessage(msg: NetlinkMessage): rt.LinkMessage {
-  return rt.parseLinkMessage(msg.data);
-}
-
-/** A TLV: 4-byte header + payload + padding to 4 bytes. */
-export function attr(type: number, data: Uint8Array | Uint8Array[], nested = false): Uint8Array {
-  const parts = formatAttribute({ type, data, nested });
-  const len = parts.reduce((n, p) => n + p.length, 0);
-  const out = Buffer.alloc(align4(len));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-/** Calls fn for each attribute of a TLV stream. */
-export function eachAttr(buf: Buffer, fn: (type: number, data: Buffer) => void): void {
-  parseAttributes(buf, (a) => fn(a.type, a.data));
 }

@@ -3,7 +3,6 @@
  * Time values are in the kernel's clock_t units (1/100 s), as `ip -d link` shows them.
  */
 import { decodeTable, encodeTable, table } from '../attrs';
-import { checkMac, checkMtu } from '../validate';
 import { ValidationError } from '../../errors';
 import type { LinkKind } from './kind';
 
@@ -55,6 +54,8 @@ export const IFLA_BR = table('IFLA_BR_', [
   ['IFLA_BR_VLAN_STATS_PER_PORT', 'u8'],
   ['IFLA_BR_MULTI_BOOLOPT', 'binary'],
   ['IFLA_BR_MCAST_QUERIER_STATE', 'binary'],
+  ['IFLA_BR_FDB_N_LEARNED', 'u32'],
+  ['IFLA_BR_FDB_MAX_LEARNED', 'u32'],
 ]);
 
 export const IFLA_BRPORT = table('IFLA_BRPORT_', [
@@ -92,9 +93,17 @@ export const IFLA_BRPORT = table('IFLA_BRPORT_', [
   ['IFLA_BRPORT_NEIGH_SUPPRESS', 'u8'],
   ['IFLA_BRPORT_ISOLATED', 'u8'],
   ['IFLA_BRPORT_BACKUP_PORT', 'u32'],
+  ['IFLA_BRPORT_MRP_RING_OPEN', 'u8'],
+  ['IFLA_BRPORT_MRP_IN_OPEN', 'u8'],
+  ['IFLA_BRPORT_MCAST_EHT_HOSTS_LIMIT', 'u32'],
+  ['IFLA_BRPORT_MCAST_EHT_HOSTS_CNT', 'u32'],
+  ['IFLA_BRPORT_LOCKED', 'u8'],
+  ['IFLA_BRPORT_MAB', 'u8'],
+  ['IFLA_BRPORT_MCAST_N_GROUPS', 'u32'],
+  ['IFLA_BRPORT_MCAST_MAX_GROUPS', 'u32'],
+  ['IFLA_BRPORT_NEIGH_VLAN_SUPPRESS', 'u8'],
+  ['IFLA_BRPORT_BACKUP_NHID', 'u32'],
 ]);
-
-export const bridge: LinkKind = { kind: 'bridge', data: IFLA_BR, slaveData: IFLA_BRPORT };
 
 /** Options of a new bridge, as `ip link add NAME type bridge ...` takes them. */
 export interface BridgeOptions {
@@ -124,19 +133,32 @@ function checkU(v: unknown, max: number, field: string): number {
   return v;
 }
 
-/** Checks bridge options and encodes IFLA_INFO_DATA; throws ValidationError. */
-export function encodeBridgeData(o: BridgeOptions): Uint8Array[] {
-  if (o.mtu !== undefined) checkMtu(o.mtu);
-  if (o.address !== undefined) checkMac(o.address);
-  return encodeTable(IFLA_BR, {
-    forward_delay: o.forwardDelay === undefined ? undefined : checkU(o.forwardDelay, 3000, 'forwardDelay'),
-    stp_state: o.stp === undefined ? undefined : Number(o.stp),
-    priority: o.priority === undefined ? undefined : checkU(o.priority, 65535, 'priority'),
-    vlan_filtering: o.vlanFiltering === undefined ? undefined : Number(o.vlanFiltering),
-    ageing_time: o.ageingTime === undefined ? undefined : checkU(o.ageingTime, 0xffffffff, 'ageingTime'),
-    mcast_snooping: o.mcastSnooping === undefined ? undefined : Number(o.mcastSnooping),
-    vlan_default_pvid: o.vlanDefaultPvid === undefined ? undefined : checkU(o.vlanDefaultPvid, 4094, 'vlanDefaultPvid'),
-  });
+function checkBool(v: unknown, field: string): number {
+  if (typeof v !== 'boolean') throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not true or false`, field);
+  return Number(v);
 }
+
+/** Checks bridge options and returns IFLA_BR_* values by table key; throws ValidationError. */
+function check(options: object): Record<string, unknown> {
+  const o = options as BridgeOptions;
+  const opt = <T>(v: T | undefined, fn: (v: T) => number) => (v === undefined ? undefined : fn(v));
+  return {
+    forward_delay: opt(o.forwardDelay, (v) => checkU(v, 3000, 'forwardDelay')),
+    stp_state: opt(o.stp, (v) => checkBool(v, 'stp')),
+    priority: opt(o.priority, (v) => checkU(v, 65535, 'priority')),
+    vlan_filtering: opt(o.vlanFiltering, (v) => checkBool(v, 'vlanFiltering')),
+    ageing_time: opt(o.ageingTime, (v) => checkU(v, 0xffffffff, 'ageingTime')),
+    mcast_snooping: opt(o.mcastSnooping, (v) => checkBool(v, 'mcastSnooping')),
+    vlan_default_pvid: opt(o.vlanDefaultPvid, (v) => checkU(v, 4094, 'vlanDefaultPvid')),
+  };
+}
+
+export const bridge: LinkKind = {
+  kind: 'bridge',
+  data: IFLA_BR,
+  slaveData: IFLA_BRPORT,
+  check,
+  encodeData: (w, values) => encodeTable(w, IFLA_BR, values as Record<string, unknown>),
+};
 
 export const decodeBridgeData = (buf: Buffer) => decodeTable(IFLA_BR, buf);

@@ -5,7 +5,7 @@ import type { LinkKind } from './kind';
 import { tun } from './tun';
 import { veth } from './veth';
 
-export type { LinkKind };
+export type { EncodeContext, LinkKind } from './kind';
 
 const registry = new Map<string, LinkKind>();
 

@@ -1,5 +1,20 @@
-/** What one link kind provides: its IFLA_INFO_DATA (and port IFLA_INFO_SLAVE_DATA) codecs. */
+/**
+ * What one link kind provides: how to check and encode a new link's IFLA_INFO_DATA, and how to
+ * decode IFLA_INFO_DATA (and, for masters, the ports' IFLA_INFO_SLAVE_DATA). The registry in
+ * index.ts joins them; request.ts builds `ip link add NAME type KIND ...` from them.
+ */
 import type { AttrTable } from '../attrs';
+import type { MessageWriter } from '../wire';
+
+/** What a request needs from its sender when it is encoded. */
+export interface EncodeContext {
+  /** The index of a link name the sender already knows (a batch's names), else undefined. */
+  known(name: string): number | undefined;
+  /** The index of a name that must be sent as an index (IFLA_MASTER); listed in `needs`. */
+  index(name: string): number;
+  /** An open fd of /run/netns/NAME (IFLA_NET_NS_FD); listed in `netns`, closed after the send. */
+  netnsFd(name: string): number;
+}
 
 export interface LinkKind {
   /** IFLA_INFO_KIND as the kernel spells it: 'bridge', 'veth', 'tun'. */
@@ -10,4 +25,13 @@ export interface LinkKind {
   readonly slaveData?: AttrTable;
   /** Decodes IFLA_INFO_DATA when a table is not enough (veth's nested peer). */
   decodeData?(buf: Buffer): Record<string, unknown>;
+  /**
+   * Checks the kind's options of a new link and returns them normalized; throws ValidationError.
+   * A kind without it cannot be created over rtnetlink (tun: see createTap).
+   */
+  check?(options: object): object;
+  /** Namespaces (by name) whose fds encodeData will ask the context for. */
+  netns?(options: object): string[];
+  /** Writes the content of IFLA_INFO_DATA for checked options. */
+  encodeData?(w: MessageWriter, options: object, ctx: EncodeContext): void;
 }
