@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
-import { ip, kernelTest, withHandle } from './helpers/kernel';
+import { ip, ipJson, kernelTest, withHandle } from './helpers/kernel';
 
 const t = suite('batch');
 const codes = (r: Awaited<ReturnType<typeof runBatch>>) => r.results.map((x) => (x.ok ? 'ok' : (x.error as any).code));
@@ -113,6 +113,50 @@ kernelTest(t, 'group delete removes exactly the devices named, never others in t
       (await h.listLinks()).filter((l) => l.name !== 'lo').every((l) => l.group === 42),
       'the others keep their group',
     );
+  }),
+);
+
+kernelTest(t, "an invalid operation anywhere, with onError 'stop', creates nothing in the kernel", () =>
+  withHandle(async (h, ns) => {
+    const before = ip('-n', ns, '-br', 'link', 'show');
+    const a = await runBatch(
+      h,
+      [
+        { op: 'createBridge', name: 'ok0' },
+        { op: 'createBridge', name: 'bad0', options: { priority: 70000 } },
+      ],
+      { onError: 'stop' },
+    );
+    assert.equal(codes(a), ['ESKIPPED', 'EINVALIDOPTION']);
+    const b = await runBatch(
+      h,
+      [
+        { op: 'createBridge', name: 'ok1' },
+        { op: 'createTap', name: 'tp0' },
+        { op: 'setLink', dev: 'lo', change: { mtu: 1500 } },
+        { op: 'createVeth', name: 'v0', peer: 'p0', options: { mtu: 5 } },
+      ],
+      { onError: 'stop' },
+    );
+    assert.equal(codes(b), ['ESKIPPED', 'ESKIPPED', 'ESKIPPED', 'EINVALIDMTU']);
+    assert.is(ip('-n', ns, '-br', 'link', 'show'), before, 'nothing made or changed');
+  }),
+);
+
+kernelTest(t, 'renames, moves to another namespace and masters by name in one batch keep call order', () =>
+  withHandle(async (h, ns) => {
+    const r = await runBatch(h, [
+      { op: 'createBridge', name: 'rb0' },
+      { op: 'createVeth', name: 'rv0', peer: 'rp0' },
+      { op: 'setLink', dev: 'rv0', change: { name: 'rv1' } },
+      { op: 'setLink', dev: 'rv1', change: { master: 'rb0', up: true } },
+      { op: 'createLink', name: 'rv2', kind: 'veth', options: { peer: 'rp2', master: 'rb0', mtu: 1400 } },
+    ]);
+    assert.equal(codes(r), ['ok', 'ok', 'ok', 'ok', 'ok']);
+    const ports = ipJson('-n', ns, 'link', 'show', 'master', 'rb0')
+      .map((l: { ifname: string }) => l.ifname)
+      .sort();
+    assert.equal(ports, ['rv1', 'rv2']);
   }),
 );
 

@@ -216,15 +216,15 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             break;
           }
           case 'create':
-            for (const n of b.req.needs) await resolve(n);
+            for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
             forget(b.name, b.peer);
             sendOne(i, b.req);
             undo.push({ at: i, run: () => h.deleteLink(b.name) });
             break;
           case 'set': {
             const { dev, change } = b;
-            for (const n of b.req.needs) await resolve(n);
-            if (typeof dev === 'string' && (change.netns !== undefined || options.rollback)) await resolve(dev);
+            for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
+            if (typeof dev === 'string' && (change.netns !== undefined || options.rollback) && !index.has(dev)) await resolve(dev);
             if (options.rollback) {
               await settle();
               const before = await h.getLink(typeof dev === 'string' ? (index.get(dev) as number) : dev);

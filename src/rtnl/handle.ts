@@ -12,7 +12,7 @@ import { kernelAddon, type NativeTunWorker, type TunResultNative, type TunSpecNa
 import { NETNS_DIR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE } from './constants';
 import { NetlinkError } from './errors';
 import { NetlinkSocket, readRecords, type TransportFactory } from './socket';
-import { decodeLink, type Link } from './link';
+import { decodeLink, decodeLinkBrief, type Link } from './link';
 import type { BridgeOptions } from './kinds/bridge';
 import type { VethOptions } from './kinds/veth';
 import { tunSpec, type TapOptions } from './kinds/tunspec';
@@ -84,6 +84,9 @@ export function openNetnsFd(name: string): number {
 
 /** The default receive buffer: room for `window` replies of a few KiB each, at least 4 MiB. */
 export const rcvbufFor = (window: number) => Math.max(4 << 20, window * 16 * 1024);
+
+/** Messages of a dump decoded between two yields to the event loop. */
+const DECODE_SLICE = 256;
 
 /** Runs of deletions at least this long use the batched unregister (deleteLinks). */
 export const GROUP_DELETE_MIN = 4;
@@ -163,10 +166,15 @@ export class Handle {
     }
   }
 
-  /** Decodes each message of a dump; one that does not decode is reported, not fatal. */
-  private decodeEach<T>(msgs: NetlinkMessage[], type: number, decode: (m: NetlinkMessage) => T): T[] {
+  /**
+   * Decodes each message of a dump; one that does not decode is reported, not fatal. Yields to
+   * the event loop every DECODE_SLICE messages, so a dump of thousands never stalls it.
+   */
+  private async decodeEach<T>(msgs: NetlinkMessage[], type: number, decode: (m: NetlinkMessage) => T): Promise<T[]> {
     const out: T[] = [];
-    for (const m of msgs) {
+    for (let i = 0; i < msgs.length; i++) {
+      if (i % DECODE_SLICE === DECODE_SLICE - 1) await new Promise<void>((r) => setImmediate(r));
+      const m = msgs[i];
       if (m.type !== type) continue;
       try {
         out.push(decode(m));
@@ -192,7 +200,7 @@ export class Handle {
       }
     }
     const msgs = await this.send(linkDump({ master: filter.master, kind: filter.kind }));
-    return this.matches(filter, this.decodeEach(msgs, RTM_NEWLINK, decodeLink));
+    return this.matches(filter, await this.decodeEach(msgs, RTM_NEWLINK, decodeLink));
   }
 
   // The kernel ignores a kind filter for kinds whose module is not loaded: filter here too.
@@ -355,7 +363,7 @@ export class Handle {
   /** Every link of the namespace as index -> [name, group], in one dump. */
   private async groupsByIndex(): Promise<Map<number, [string, number]>> {
     const out = new Map<number, [string, number]>();
-    for (const l of this.decodeEach(await this.send(linkDump()), RTM_NEWLINK, decodeLink)) out.set(l.index, [l.name, l.group ?? 0]);
+    for (const l of await this.decodeEach(await this.send(linkDump()), RTM_NEWLINK, decodeLinkBrief)) out.set(l.index, [l.name, l.group]);
     return out;
   }
 
@@ -406,7 +414,7 @@ export class Handle {
   async listAddresses(filter: { dev?: string | number; family?: 4 | 6 } = {}): Promise<Address[]> {
     const req = addressDump(filter.family, `addr show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`);
     const index = filter.dev !== undefined ? await this.indexOf(filter.dev) : 0;
-    return this.decodeEach(await this.send(req), RTM_NEWADDR, decodeAddress).filter(
+    return (await this.decodeEach(await this.send(req), RTM_NEWADDR, decodeAddress)).filter(
       (a) => (!index || a.index === index) && (!filter.family || a.family === filter.family),
     );
   }
@@ -439,7 +447,7 @@ export class Handle {
     const table = filter.table ?? RT_TABLE_MAIN;
     const out: Route[] = [];
     for (const req of reqs)
-      for (const r of this.decodeEach(await this.send(req), RTM_NEWROUTE, decodeRoute))
+      for (const r of await this.decodeEach(await this.send(req), RTM_NEWROUTE, decodeRoute))
         if (r.table === table && (oif === undefined || r.oif === oif)) out.push(r);
     return out;
   }

@@ -150,6 +150,29 @@ function decodeLinkInfo(buf: Buffer, out: Link): void {
   if (out.slaveKind && slaveData) out.slaveInfo = decodeSlaveData(out.slaveKind, slaveData);
 }
 
+/** Index, name and netdev group only: what a bulk delete checks, read without the rest. */
+export interface LinkBrief {
+  index: number;
+  name: string;
+  group: number;
+}
+
+/** RTM_NEWLINK's index, IFLA_IFNAME and IFLA_GROUP, with the same checks as decodeLink. */
+export function decodeLinkBrief(msg: NetlinkMessage): LinkBrief {
+  const d = msg.data;
+  if (d.length < 16) throw new DecodeError(`${d.length} bytes where 16 are needed`, 0, 'ifinfomsg');
+  const out: LinkBrief = { index: d.readInt32LE(4), name: '', group: 0 };
+  eachAttr(
+    d.subarray(16),
+    (type, v) => {
+      if (type === 3) out.name = cString(v);
+      else if (type === 27) out.group = u32(v, type);
+    },
+    iflaName,
+  );
+  return out;
+}
+
 /** RTM_NEWLINK's payload (ifinfomsg + IFLA_*) as a Link; DecodeError when it does not hold together. */
 export function decodeLink(msg: NetlinkMessage | Buffer): Link {
   const d = Buffer.isBuffer(msg) ? msg : msg.data;
