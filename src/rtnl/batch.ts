@@ -165,9 +165,9 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
       return fd;
     },
   };
-  const sendOne = (i: number, req: Request, msg = req.encode(ctx)) => {
+  const sendOne = (i: number, req: Request) => {
     inflight++;
-    h.socket.send(msg, req.op, false, (err: NetlinkError | null) => {
+    h.queue(req, ctx, (err: NetlinkError | null) => {
       if (err) {
         results[i] = { ok: false, error: err };
         failed = true;
@@ -234,9 +234,9 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             // A GETLINK of the device just before its master changes (see BatchOptions.prefetch).
             if (prefetch && change.master !== undefined) {
               inflight++;
-              h.socket.send(linkGet(known ?? dev).encode(ctx), 'link show', false, done);
+              h.queue(linkGet(known ?? dev), ctx, done);
             }
-            sendOne(i, b.req, b.req.encode(ctx)); // encoded with the names as they are before it
+            sendOne(i, b.req); // encoded now, with the names as they are before it
             if (change.name !== undefined || change.netns !== undefined) forget(dev);
             if (change.name !== undefined && known !== undefined && change.netns === undefined) index.set(change.name, known);
             break;

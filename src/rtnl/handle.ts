@@ -11,7 +11,7 @@ import { SyscallError } from '../errors';
 import { kernelAddon, type NativeTunWorker, type TunResultNative, type TunSpecNative } from '../native';
 import { NETNS_DIR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE } from './constants';
 import { NetlinkError } from './errors';
-import { NetlinkSocket, readRecords, type TransportFactory } from './socket';
+import { NetlinkSocket, readRecords, type ReplyCallback, type TransportFactory } from './socket';
 import { decodeLink, decodeLinkBrief, type Link } from './link';
 import type { BridgeOptions } from './kinds/bridge';
 import type { VethOptions } from './kinds/veth';
@@ -164,6 +164,15 @@ export class Handle {
     } finally {
       for (const fd of fds.values()) fs.closeSync(fd);
     }
+  }
+
+  /**
+   * Encodes a request with the given context and queues it at once (call order is wire order);
+   * `cb` gets the kernel's answer. No promise per request: for pipelines such as runBatch. The
+   * caller resolves what the request needs (`needs`, `netns`) through `ctx`.
+   */
+  queue(req: Request, ctx: EncodeContext, cb: ReplyCallback): void {
+    this.socket.send(req.encode(ctx), req.op, req.dump, cb);
   }
 
   /**
