@@ -131,6 +131,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
   // 1. Build every operation: with 'stop' or rollback, a bad one means nothing is sent.
   const built: Array<Built | undefined> = new Array(ops.length);
   for (let i = 0; i < ops.length; i++) {
+    if (i % SLICE === SLICE - 1) await yieldToLoop();
     try {
       built[i] = buildOp(ops[i], options.rollback);
     } catch (e) {

@@ -349,12 +349,27 @@ export class Handle {
       );
       return results;
     };
-    const grouped = await Promise.allSettled(
-      [...wanted.keys()].map((ix) =>
-        this.send(linkSet(ix, { group }, `link set ${links.get(ix)?.[0]} group ${group}`)).then(() => moved.push(ix)),
-      ),
-    );
-    if (grouped.some((g) => g.status === 'rejected')) return oneByOne();
+    // Into the group, pipelined with callbacks, yielding between slices: thousands of devices
+    // never hold the event loop.
+    let refused = false;
+    await new Promise<void>((resolve) => {
+      let left = wanted.size;
+      if (!left) resolve();
+      const ixs = [...wanted.keys()];
+      const sendSlice = (from: number) => {
+        for (let j = from; j < Math.min(from + DECODE_SLICE, ixs.length); j++) {
+          const ix = ixs[j];
+          this.queue(linkSet(ix, { group }, `link set ${links.get(ix)?.[0]} group ${group}`), NO_CONTEXT, (err) => {
+            if (err) refused = true;
+            else moved.push(ix);
+            if (--left === 0) resolve();
+          });
+        }
+        if (from + DECODE_SLICE < ixs.length) setImmediate(() => sendSlice(from + DECODE_SLICE));
+      };
+      sendSlice(0);
+    });
+    if (refused) return oneByOne();
     // The group must hold exactly the named devices, nothing else.
     const after = await this.groupsByIndex();
     const members = [...after].filter(([, [, g]]) => g === group).map(([ix]) => ix);
