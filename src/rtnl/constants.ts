@@ -19,6 +19,7 @@ export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
 export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
+export const NLM_F_APPEND = 0x800;
 export const NLM_F_CAPPED = 0x100;
 export const NLM_F_ACK_TLVS = 0x200;
 export const NLMSGERR_ATTR_MSG = 1;
@@ -36,7 +37,15 @@ export const RTM_GETADDR = 22;
 export const RTM_NEWROUTE = 24;
 export const RTM_DELROUTE = 25;
 export const RTM_GETROUTE = 26;
+export const RTM_NEWNEIGH = 28;
+export const RTM_DELNEIGH = 29;
+export const RTM_GETNEIGH = 30;
 export const RTNLGRP_LINK = 1;
+export const RTNLGRP_NEIGH = 3;
+export const RTNLGRP_IPV4_IFADDR = 5;
+export const RTNLGRP_IPV4_ROUTE = 7;
+export const RTNLGRP_IPV6_IFADDR = 9;
+export const RTNLGRP_IPV6_ROUTE = 11;
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
 export const RTM_NAMES: Record<number, string> = {
@@ -50,6 +59,9 @@ export const RTM_NAMES: Record<number, string> = {
   [RTM_NEWROUTE]: 'RTM_NEWROUTE',
   [RTM_DELROUTE]: 'RTM_DELROUTE',
   [RTM_GETROUTE]: 'RTM_GETROUTE',
+  [RTM_NEWNEIGH]: 'RTM_NEWNEIGH',
+  [RTM_DELNEIGH]: 'RTM_DELNEIGH',
+  [RTM_GETNEIGH]: 'RTM_GETNEIGH',
 };
 
 // linux/if_link.h: IFLA_* (top level), IFLA_INFO_* (inside IFLA_LINKINFO)

@@ -85,6 +85,38 @@ export function openNetnsFd(name: string): number {
 /** The default receive buffer: room for `window` replies of a few KiB each, at least 4 MiB. */
 export const rcvbufFor = (window: number) => Math.max(4 << 20, window * 16 * 1024);
 
+/**
+ * An rtnetlink socket in the namespace the options name (the current one by default), on the
+ * addon's own I/O thread, or on options.transport.
+ */
+export function openSocket(options: Pick<HandleOptions, 'netns' | 'window' | 'rcvbuf' | 'transport'> = {}): NetlinkSocket {
+  const netns = options.netns === undefined ? undefined : checkNetnsName(options.netns);
+  const window = options.window ?? 256;
+  const factory: TransportFactory =
+    options.transport ??
+    ((sink) => {
+      const { NlSocket } = kernelAddon();
+      try {
+        return new NlSocket(
+          {
+            netns: netns ? `${NETNS_DIR}/${netns}` : undefined,
+            rcvbuf: options.rcvbuf ?? rcvbufFor(window),
+            sndbuf: 1 << 20,
+            extAck: true,
+            capAck: true,
+            strictCheck: true,
+          },
+          (records) => readRecords(records, sink),
+        );
+      } catch (e) {
+        const n = e as { errno?: number; syscall?: string; message?: string };
+        const what = n.syscall === 'setns' && netns ? `open netns ${netns}` : `open rtnetlink socket`;
+        throw new NetlinkError(n.errno ?? 5, what, n.errno === 2 && netns ? `no namespace named '${netns}'` : n.message);
+      }
+    });
+  return new NetlinkSocket(factory, { window });
+}
+
 /** Messages of a dump decoded between two yields to the event loop. */
 const DECODE_SLICE = 256;
 
@@ -101,30 +133,7 @@ export class Handle {
     if (options.netns !== undefined) this.netns = checkNetnsName(options.netns);
     const window = options.window ?? 256;
     this.onDecodeError = options.onDecodeError ?? ((e) => process.emitWarning(e));
-    const nsPath = this.netns ? `${NETNS_DIR}/${this.netns}` : undefined;
-    const factory: TransportFactory =
-      options.transport ??
-      ((sink) => {
-        const { NlSocket } = kernelAddon();
-        try {
-          return new NlSocket(
-            {
-              netns: nsPath,
-              rcvbuf: options.rcvbuf ?? rcvbufFor(window),
-              sndbuf: 1 << 20,
-              extAck: true,
-              capAck: true,
-              strictCheck: true,
-            },
-            (records) => readRecords(records, sink),
-          );
-        } catch (e) {
-          const n = e as { errno?: number; syscall?: string; message?: string };
-          const what = n.syscall === 'setns' && this.netns ? `open netns ${this.netns}` : `open rtnetlink socket`;
-          throw new NetlinkError(n.errno ?? 5, what, n.errno === 2 && this.netns ? `no namespace named '${this.netns}'` : n.message);
-        }
-      });
-    this.socket = new NetlinkSocket(factory, { window });
+    this.socket = openSocket({ ...options, window });
   }
 
   /** Closes the socket and the tun worker; requests still waiting fail with EBADF. */

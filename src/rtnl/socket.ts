@@ -38,6 +38,8 @@ export interface Transport {
   close(): void;
   ref(): void;
   unref(): void;
+  /** Joins a multicast group (RTNLGRP_*), for watchers. */
+  addMembership?(group: number): void;
 }
 export type TransportFactory = (sink: TransportSink) => Transport;
 
@@ -58,6 +60,8 @@ interface Pending {
   tries: number;
   parts: NetlinkMessage[];
   cb: ReplyCallback;
+  /** A dump's parts go here as they arrive (in order with notifications) instead of into `parts`. */
+  onPart?: (m: NetlinkMessage) => void;
 }
 
 const MAX_SEND_BYTES = 64 * 1024;
@@ -90,6 +94,7 @@ export class NetlinkSocket extends EventEmitter {
   private dumpInFlight = false;
   private flushScheduled = false;
   private referenced = false;
+  private held = false;
   private closed = false;
 
   constructor(factory: TransportFactory, options: SocketOptions = {}) {
@@ -130,7 +135,7 @@ export class NetlinkSocket extends EventEmitter {
   }
 
   /** request() with a callback: no promise per request, for batches. Call order is wire order. */
-  send(msg: Buffer, op: string, dump: boolean, cb: ReplyCallback): void {
+  send(msg: Buffer, op: string, dump: boolean, cb: ReplyCallback, onPart?: (m: NetlinkMessage) => void): void {
     if (this.closed) {
       cb(new NetlinkError(9 /* EBADF */, op, 'socket is closed'), []);
       return;
@@ -139,8 +144,20 @@ export class NetlinkSocket extends EventEmitter {
     // A request asks for an ack (a dump ends with NLMSG_DONE instead).
     if (!dump) msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST | NLM_F_ACK, 6);
     else msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST, 6);
-    this.queue.push({ seq: 0, op, dump, msg, sendId: 0, tries: 0, parts: [], cb });
+    this.queue.push({ seq: 0, op, dump, msg, sendId: 0, tries: 0, parts: [], cb, onPart });
     this.scheduleFlush();
+  }
+
+  /** Keeps the event loop alive while on, requests or not (a watcher with listeners). */
+  hold(on: boolean): void {
+    this.held = on;
+    this.updateRef();
+  }
+
+  /** Joins a multicast group (RTNLGRP_*): its messages arrive as 'notification' events. */
+  addMembership(group: number): void {
+    if (!this.transport.addMembership) throw new NetlinkError(95, `join group ${group}`, 'this transport has no multicast groups');
+    this.transport.addMembership(group);
   }
 
   close(): void {
@@ -208,7 +225,7 @@ export class NetlinkSocket extends EventEmitter {
   }
 
   private updateRef(): void {
-    const want = this.inflight.size > 0 || this.queueHead < this.queue.length;
+    const want = this.held || this.inflight.size > 0 || this.queueHead < this.queue.length;
     if (want === this.referenced || this.closed) return;
     this.referenced = want;
     if (want) this.transport.ref();
@@ -292,7 +309,8 @@ export class NetlinkSocket extends EventEmitter {
       if (m.flags & NLM_F_DUMP_INTR) return this.retryDump(p);
       return this.settle(p, null);
     }
-    p.parts.push(m);
+    if (p.onPart) p.onPart(m);
+    else p.parts.push(m);
   }
 
   /** The kernel's state changed under a dump: send it again, a bounded number of times. */

@@ -28,6 +28,8 @@ export interface FakeTransport {
   notify(msg: Buffer): void;
   /** Reports a receive error (105 ENOBUFS ...). */
   recvError(errno: number): void;
+  /** Multicast groups joined. */
+  readonly groups: number[];
 }
 
 export interface FakeOptions {
@@ -45,6 +47,7 @@ export function fakeTransport(
   let refs = 0;
   let sends = 0;
   const requests: NetlinkMessage[] = [];
+  const groups: number[] = [];
   const pending: Array<() => void> = [];
   const run = () => {
     for (const f of pending.splice(0)) f();
@@ -73,12 +76,16 @@ export function fakeTransport(
       unref() {
         refs--;
       },
+      addMembership(group) {
+        groups.push(group);
+      },
     };
     return t;
   };
   return {
     factory,
     requests,
+    groups,
     get sends() {
       return sends;
     },
