@@ -6,6 +6,7 @@
 #include <future>
 #include <vector>
 
+#include "args.h"
 #include "objects.h"
 #include "worker.h"
 
@@ -376,8 +377,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   Napi::Value SetKeepAlive(const Napi::CallbackInfo& info) {
-    uint32_t interval, count;
-    if (!ArgUint(info, 0, &interval) || !ArgUint(info, 1, &count)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, interval);
+    REQUIRE_ARGUMENT_UINT32(1, count);
     return IntCall(info, "virConnectSetKeepAlive", [interval, count](virConnectPtr c) {
       return static_cast<int64_t>(virConnectSetKeepAlive(c, static_cast<int>(interval), count));
     });
@@ -406,8 +407,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   Napi::Value ListAllNetworks(const Napi::CallbackInfo& info) {
-    uint32_t flags;
-    if (!ArgUint(info, 0, &flags) || !Check(info.Env())) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, flags);
+    if (!Check(info.Env())) return info.Env().Undefined();
     ConnRef c = conn_;
     return Call<std::vector<NetInfo>>::Queue(
         info.Env(), "virConnectListAllNetworks",
@@ -453,8 +454,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   Napi::Value ListAllDomains(const Napi::CallbackInfo& info) {
-    uint32_t flags;
-    if (!ArgUint(info, 0, &flags) || !Check(info.Env())) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, flags);
+    if (!Check(info.Env())) return info.Env().Undefined();
     ConnRef c = conn_;
     return Call<std::vector<DomInfo>>::Queue(
         info.Env(), "virConnectListAllDomains",
@@ -499,45 +500,38 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   Napi::Value NetworkLookupByName(const Napi::CallbackInfo& info) {
-    std::string name;
-    if (!ArgString(info, 0, &name)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, name);
     return ObjectCall<true>(info, "virNetworkLookupByName",
                       [name](virConnectPtr c) { return virNetworkLookupByName(c, name.c_str()); });
   }
   Napi::Value NetworkLookupByUUIDString(const Napi::CallbackInfo& info) {
-    std::string uuid;
-    if (!ArgString(info, 0, &uuid)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, uuid);
     return ObjectCall<true>(info, "virNetworkLookupByUUIDString",
                       [uuid](virConnectPtr c) { return virNetworkLookupByUUIDString(c, uuid.c_str()); });
   }
   Napi::Value NetworkDefineXML(const Napi::CallbackInfo& info) {
-    std::string xml;
-    if (!ArgString(info, 0, &xml)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, xml);
     return ObjectCall<true>(info, "virNetworkDefineXML",
                       [xml](virConnectPtr c) { return virNetworkDefineXML(c, xml.c_str()); });
   }
   Napi::Value DomainLookupByName(const Napi::CallbackInfo& info) {
-    std::string name;
-    if (!ArgString(info, 0, &name)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, name);
     return ObjectCall<false>(info, "virDomainLookupByName",
                       [name](virConnectPtr c) { return virDomainLookupByName(c, name.c_str()); });
   }
   Napi::Value DomainLookupByUUIDString(const Napi::CallbackInfo& info) {
-    std::string uuid;
-    if (!ArgString(info, 0, &uuid)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, uuid);
     return ObjectCall<false>(info, "virDomainLookupByUUIDString",
                       [uuid](virConnectPtr c) { return virDomainLookupByUUIDString(c, uuid.c_str()); });
   }
   Napi::Value DomainLookupByID(const Napi::CallbackInfo& info) {
-    uint32_t id;
-    if (!ArgUint(info, 0, &id)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, id);
     return ObjectCall<false>(info, "virDomainLookupByID",
                       [id](virConnectPtr c) { return virDomainLookupByID(c, static_cast<int>(id)); });
   }
   Napi::Value DomainDefineXML(const Napi::CallbackInfo& info) {
-    std::string xml;
-    uint32_t flags;
-    if (!ArgString(info, 0, &xml) || !ArgUint(info, 1, &flags)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, xml);
+    REQUIRE_ARGUMENT_UINT32(1, flags);
     return ObjectCall<false>(info, "virDomainDefineXMLFlags", [xml, flags](virConnectPtr c) {
       return virDomainDefineXMLFlags(c, xml.c_str(), flags);
     });
@@ -546,8 +540,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   // subscribe('domain' | 'network'): a lifecycle subscription; resolves its callback id. While
   // any subscription exists, the event TSFN is referenced and keeps Node alive, like a listener.
   Napi::Value Subscribe(const Napi::CallbackInfo& info) {
-    std::string kind;
-    if (!ArgString(info, 0, &kind) || !Check(info.Env())) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, kind);
+    if (!Check(info.Env())) return info.Env().Undefined();
     if (kind != "domain" && kind != "network") return ThrowType(info.Env(), "kind must be 'domain' or 'network'");
     bool net = kind == "network";
     ConnRef c = conn_;
@@ -577,8 +571,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   Napi::Value Unsubscribe(const Napi::CallbackInfo& info) {
-    uint32_t id;
-    if (!ArgUint(info, 0, &id) || !Check(info.Env())) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, id);
+    if (!Check(info.Env())) return info.Env().Undefined();
     bool found = false, net = false;
     for (auto it = subs_.begin(); it != subs_.end(); ++it) {
       if (it->second == static_cast<int>(id)) {
@@ -617,41 +611,38 @@ struct OpenOut {
 // open(uri, readonly, emit, auth): auth is null, {username?, password?} or a function.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string uri;
-  bool readonly;
-  if (!ArgString(info, 0, &uri) || !ArgBool(info, 1, &readonly)) return env.Undefined();
-  if (info.Length() < 3 || !info[2].IsFunction()) return ThrowType(env, "emit must be a function");
+  REQUIRE_ARGUMENT_STRING(0, uri);
+  REQUIRE_ARGUMENT_BOOLEAN(1, readonly);
+  REQUIRE_ARGUMENT_FUNCTION(2, emit);
+  OPTIONAL_ARGUMENT_OBJECT(3, auth);  // a function is an object too
 
+  auto ctx = std::make_shared<AuthCtx>();
+  bool useAuth = !auth.IsEmpty();
+  ctx->hasFn = auth.IsFunction();
+  if (useAuth && !ctx->hasFn) {
+    auto take = [&](const char* key, bool* has, std::string* value) {
+      Napi::Value v = auth.Get(key);
+      *has = !args::IsAbsent(v);
+      return !*has || args::Get(v, value);
+    };
+    if (!take("username", &ctx->hasUser, &ctx->username))
+      return args::ThrowTypeError(env, "auth.username", "a string without NUL characters");
+    if (!take("password", &ctx->hasPass, &ctx->password))
+      return args::ThrowTypeError(env, "auth.password", "a string without NUL characters");
+  }
+  // Only now that nothing can throw: a TSFN made before a TypeError would hold the loop open.
+  if (ctx->hasFn) ctx->tsfn = Napi::ThreadSafeFunction::New(env, auth.As<Napi::Function>(), "hostwire-libvirt-auth", 0, 1);
   auto sink = std::make_shared<Sink>();
-  sink->tsfn = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "hostwire-libvirt-events", 0, 1);
+  sink->tsfn = Napi::ThreadSafeFunction::New(env, emit, "hostwire-libvirt-events", 0, 1);
   sink->tsfn.Unref(env);
   sink->alive = true;
 
-  auto auth = std::make_shared<AuthCtx>();
-  bool useAuth = false;
-  if (info.Length() > 3 && info[3].IsFunction()) {
-    auth->tsfn = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "hostwire-libvirt-auth", 0, 1);
-    auth->hasFn = true;
-    useAuth = true;
-  } else if (info.Length() > 3 && info[3].IsObject()) {
-    Napi::Object o = info[3].As<Napi::Object>();
-    if (o.Get("username").IsString()) {
-      auth->hasUser = true;
-      auth->username = o.Get("username").As<Napi::String>().Utf8Value();
-    }
-    if (o.Get("password").IsString()) {
-      auth->hasPass = true;
-      auth->password = o.Get("password").As<Napi::String>().Utf8Value();
-    }
-    useAuth = true;
-  }
-
   return Call<OpenOut>::Queue(
       env, "virConnectOpenAuth",
-      [uri, readonly, sink, auth, useAuth](OpenOut& out) {
+      [uri, readonly, sink, ctx, useAuth](OpenOut& out) {
         int credtype[] = {VIR_CRED_AUTHNAME, VIR_CRED_USERNAME, VIR_CRED_PASSPHRASE, VIR_CRED_ECHOPROMPT,
                           VIR_CRED_NOECHOPROMPT, VIR_CRED_REALM};
-        virConnectAuth va = {credtype, auth->hasFn ? 6u : 3u, AuthCb, auth.get()};
+        virConnectAuth va = {credtype, ctx->hasFn ? 6u : 3u, AuthCb, ctx.get()};
         unsigned int flags = readonly ? VIR_CONNECT_RO : 0;
         out.conn = virConnectOpenAuth(uri.c_str(), useAuth ? &va : nullptr, flags);
         if (out.conn == nullptr) return false;

@@ -37,10 +37,8 @@ void InitConnection(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitNetwork(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitDomain(Napi::Env env, Napi::Object exports, AddonData* data);
 
-// Common argument checks (TypeScript validates first; these only keep the addon memory-safe).
-bool ArgString(const Napi::CallbackInfo& info, size_t i, std::string* out);
-bool ArgUint(const Napi::CallbackInfo& info, size_t i, uint32_t* out);
-bool ArgBool(const Napi::CallbackInfo& info, size_t i, bool* out);
+// Throws a TypeError for a misuse that is not an argument's type ("connection is closed").
+// Argument types are checked by the macros of common/args.h.
 Napi::Value ThrowType(Napi::Env env, const std::string& msg);
 
 }  // namespace hostwire
