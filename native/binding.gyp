@@ -14,7 +14,8 @@
     },
     {
       "target_name": "hostwire_libvirt",
-      "sources": ["<!@(ls libvirt/*.cc)"],
+      "sources": ["libvirt/addon.cc", "libvirt/auth.cc", "libvirt/connection.cc", "libvirt/domain.cc", "libvirt/errnames.cc",
+                  "libvirt/errors.cc", "libvirt/events.cc", "libvirt/network.cc", "libvirt/runtime.cc"],
       "libraries": ["<!@(pkg-config --libs libvirt)"],
       "cflags_cc": ["<!@(pkg-config --cflags libvirt)"]
     }

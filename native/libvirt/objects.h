@@ -4,7 +4,6 @@
 #pragma once
 #include <napi.h>
 
-#include <mutex>
 #include <string>
 
 #include "runtime.h"
@@ -15,19 +14,6 @@ struct AddonData {
   Napi::FunctionReference connCtor;
   Napi::FunctionReference netCtor;
   Napi::FunctionReference domCtor;
-};
-
-// Where the event thread sends a connection's events: a thread-safe function that calls the JS
-// `emit(message)` given to open(). `alive` turns false, under `mu`, before the TSFN is released,
-// so a callback that races with close() drops its message instead of using a dead TSFN.
-struct Sink {
-  std::mutex mu;
-  bool alive = false;
-  int subscriptions = 0;
-  Napi::ThreadSafeFunction tsfn;
-  ~Sink() {
-    if (alive) tsfn.Release();  // thread-safe; reached when open() failed
-  }
 };
 
 Napi::Object NewNetworkObject(Napi::Env env, NetRef net, const std::string& name, const std::string& uuid);
