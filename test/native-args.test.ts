@@ -7,8 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { kernelAddon } from '../src/native';
-import { loadAddon } from '../src/libvirt/addon';
+import { kernelAddon, libvirtAddon } from '../src/native';
 
 type Case = [name: string, call: () => unknown];
 
@@ -101,7 +100,7 @@ test('kernel addon: wrong argument types are TypeErrors, never crashes', () => {
 });
 
 test('libvirt addon: wrong argument types are TypeErrors, never crashes', async () => {
-  const L = loadAddon() as unknown as Record<string, any>;
+  const L = libvirtAddon() as unknown as Record<string, any>;
   const emit = (): void => {};
   const cases: Case[] = [
     ['open uri', () => L.open(5, false, emit, null)],

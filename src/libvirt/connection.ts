@@ -15,7 +15,7 @@
  */
 import { EventEmitter, on } from 'events';
 import { HostwireError, ValidationError } from '../errors';
-import { loadAddon, type NativeAuth, type NativeConnection, type NativeCredential, type NativeEvent } from './addon';
+import { libvirtAddon, type NativeAuth, type NativeConnection, type NativeCredential, type NativeEvent } from '../native';
 import {
   CLOSE_REASON,
   DOMAIN_EVENT,
@@ -196,7 +196,7 @@ export class Connection extends EventEmitter {
       else if (holder.native === this.#native) this.#dispatch(ev);
     };
     const auth = checkAuth(this.options.auth);
-    const native = await call('open', () => loadAddon().open(this.uri, this.options.readonly === true, emit, auth));
+    const native = await call('open', () => libvirtAddon().open(this.uri, this.options.readonly === true, emit, auth));
     holder.native = native;
     this.#native = native;
     for (const ev of holder.queued.splice(0)) if (this.#native === native) this.#dispatch(ev);

@@ -1,5 +1,5 @@
 /** A libvirt domain (virDomainPtr): methods mirror virDomain* without the prefix, flags last. */
-import type { NativeDomain } from './addon';
+import type { NativeDomain } from '../native';
 import {
   DOMAIN_STATE,
   VIR_DOMAIN_AFFECT_CONFIG,
