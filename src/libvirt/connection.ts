@@ -20,7 +20,6 @@ import {
   CLOSE_REASON,
   DOMAIN_EVENT,
   DOMAIN_EVENT_DETAIL,
-  DOMAIN_STATE,
   NETWORK_EVENT,
   VIR_CONNECT_LIST_DOMAINS_ACTIVE,
   VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
@@ -39,8 +38,10 @@ import {
   VIR_CONNECT_LIST_NETWORKS_PERSISTENT,
   VIR_CONNECT_LIST_NETWORKS_TRANSIENT,
   VIR_DOMAIN_DEFINE_VALIDATE,
-  enumName,
+  VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+  VIR_NETWORK_EVENT_ID_LIFECYCLE,
 } from './constants';
+import { DOMAIN_STATE, enumName } from './names';
 import { Domain, type DomainInfo } from './domain';
 import { call } from './errors';
 import { Network, type NetworkInfo } from './network';
@@ -48,11 +49,6 @@ import { checkFlags, checkName, checkUint, checkUuid, checkXml } from './validat
 
 /** The URI used when none is given and LIBVIRT_DEFAULT_URI is unset. */
 export const DEFAULT_URI = 'qemu:///system';
-
-/** virConnectDomainEventRegisterAny's event ids that this binding delivers. */
-export const VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0;
-/** virConnectNetworkEventRegisterAny's event ids that this binding delivers. */
-export const VIR_NETWORK_EVENT_ID_LIFECYCLE = 0;
 
 /** A credential libvirt asks for during open (virConnectCredential). */
 export type Credential = NativeCredential;
