@@ -1,6 +1,6 @@
 {
   "target_defaults": {
-    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "common"],
     "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
@@ -14,7 +14,8 @@
     },
     {
       "target_name": "hostwire_libvirt",
-      "sources": ["<!@(ls libvirt/*.cc)"],
+      "sources": ["libvirt/addon.cc", "libvirt/auth.cc", "libvirt/connection.cc", "libvirt/domain.cc", "libvirt/errnames.cc",
+                  "libvirt/errors.cc", "libvirt/events.cc", "libvirt/network.cc", "libvirt/runtime.cc"],
       "libraries": ["<!@(pkg-config --libs libvirt)"],
       "cflags_cc": ["<!@(pkg-config --cflags libvirt)"]
     }

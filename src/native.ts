@@ -1,9 +1,16 @@
 /**
- * Typed loader for the kernel addon (native/kernel, built by the bootstrap with node-gyp).
- * Everything here crosses straight into the kernel; validation and defaults live in the
- * callers (src/rtnl, src/netns.ts).
+ * The one loader of the native addons (native/, built by the bootstrap with node-gyp), and their
+ * typed faces. Each addon is loaded on first use: hostwire_kernel (netlink socket, tun/tap,
+ * namespaces) by the kernel verbs, hostwire_libvirt (the only one linking libvirt.so.0) by the
+ * first libvirt call, so kernel verbs never load libvirt and run where it is not installed.
+ * Nothing here validates: the callers do (src/rtnl, src/netns.ts, src/libvirt) before calling in.
+ * Every libvirt method returning a Promise runs its call on the libuv pool; free() and release()
+ * only drop references.
  */
 import * as path from 'path';
+import { HostwireError } from './errors';
+
+// ---- hostwire_kernel ----------------------------------------------------------------------
 
 export interface NlSocketOptions {
   protocol?: number;
@@ -56,13 +63,116 @@ export interface KernelAddon {
   TunWorker: new (netns: string | null) => NativeTunWorker;
   netnsAdd(dir: string, file: string): void;
   netnsDel(file: string): void;
+  /** Opens path from a thread in the namespace at nsPath (null: this one); returns the fd. */
+  openInNetns(nsPath: string | null, path: string, flags: number, mode?: number): number;
 }
 
-let kernel: KernelAddon | undefined;
+// ---- hostwire_libvirt ---------------------------------------------------------------------
 
-/** Finds native/build/Release/NAME.node above this file (from src/ or dist/src/). */
-export function addonPath(name: string): string {
-  let dir = __dirname;
+export interface NativeNetworkInfo {
+  name: string;
+  uuid: string;
+  active: boolean;
+  autostart: boolean;
+  persistent: boolean;
+  /** The bridge device, or null for networks without one (e.g. forward mode hostdev). */
+  bridge: string | null;
+}
+
+export interface NativeDomainInfo {
+  name: string;
+  uuid: string;
+  id: number;
+  state: number;
+  reason: number;
+  active: boolean;
+  persistent: boolean;
+}
+
+export type NativeEvent =
+  | { kind: 'domain-lifecycle' | 'network-lifecycle'; name: string; uuid: string; event: number; detail: number }
+  | { kind: 'close'; reason: number };
+
+export interface NativeCredential {
+  type: number;
+  prompt: string;
+  challenge: string;
+  defresult: string;
+}
+
+export type NativeAuth =
+  | null
+  | { username?: string; password?: string }
+  | ((creds: NativeCredential[]) => (string | undefined)[] | Promise<(string | undefined)[]>);
+
+export interface NativeNetwork {
+  readonly name: string;
+  readonly uuid: string;
+  create(): Promise<void>;
+  destroy(): Promise<void>;
+  undefine(): Promise<void>;
+  getAutostart(): Promise<boolean>;
+  setAutostart(on: boolean): Promise<void>;
+  getXMLDesc(flags: number): Promise<string>;
+  isActive(): Promise<boolean>;
+  isPersistent(): Promise<boolean>;
+  getBridgeName(): Promise<string>;
+  free(): void;
+}
+
+export interface NativeDomain {
+  readonly name: string;
+  readonly uuid: string;
+  create(flags: number): Promise<void>;
+  shutdown(flags: number): Promise<void>;
+  destroy(flags: number): Promise<void>;
+  undefine(flags: number): Promise<void>;
+  isActive(): Promise<boolean>;
+  isPersistent(): Promise<boolean>;
+  getID(): Promise<number>;
+  getState(): Promise<[number, number]>;
+  getXMLDesc(flags: number): Promise<string>;
+  attachDevice(xml: string, flags: number): Promise<void>;
+  detachDevice(xml: string, flags: number): Promise<void>;
+  free(): void;
+}
+
+export interface NativeConnection {
+  close(): Promise<void>;
+  release(): void;
+  isAlive(): Promise<boolean>;
+  setKeepAlive(interval: number, count: number): Promise<number>;
+  getHostname(): Promise<string>;
+  getURI(): Promise<string>;
+  getType(): Promise<string>;
+  getLibVersion(): Promise<number>;
+  getVersion(): Promise<number>;
+  listAllNetworks(flags: number): Promise<NativeNetworkInfo[]>;
+  listAllDomains(flags: number): Promise<NativeDomainInfo[]>;
+  networkLookupByName(name: string): Promise<NativeNetwork>;
+  networkLookupByUUIDString(uuid: string): Promise<NativeNetwork>;
+  networkDefineXML(xml: string): Promise<NativeNetwork>;
+  domainLookupByName(name: string): Promise<NativeDomain>;
+  domainLookupByUUIDString(uuid: string): Promise<NativeDomain>;
+  domainLookupByID(id: number): Promise<NativeDomain>;
+  domainDefineXML(xml: string, flags: number): Promise<NativeDomain>;
+  subscribe(kind: 'domain' | 'network'): Promise<number>;
+  unsubscribe(id: number): Promise<void>;
+}
+
+export interface LibvirtAddon {
+  open(uri: string, readonly: boolean, emit: (ev: NativeEvent) => void, auth: NativeAuth): Promise<NativeConnection>;
+}
+
+// ---- loading ------------------------------------------------------------------------------
+
+/**
+ * Where the addon NAME is: native/build/Release/NAME.node above `from` (this file's directory,
+ * src/ or dist/src/). The one place that knows the layout (prebuilt binaries found by
+ * node-gyp-build would change only this).
+ */
+export function addonPath(name: string, from = __dirname): string {
+  let dir = from;
   for (let i = 0; i < 4; i++) {
     const candidate = path.join(dir, 'native', 'build', 'Release', `${name}.node`);
     try {
@@ -72,10 +182,34 @@ export function addonPath(name: string): string {
       dir = path.dirname(dir);
     }
   }
-  return path.join(__dirname, '..', '..', 'native', 'build', 'Release', `${name}.node`);
+  return path.join(from, '..', '..', 'native', 'build', 'Release', `${name}.node`);
 }
 
+let kernel: KernelAddon | undefined;
+let libvirt: LibvirtAddon | undefined;
+
+/** The kernel addon, loaded by the first kernel verb. */
 export function kernelAddon(): KernelAddon {
-  if (!kernel) kernel = require(addonPath('hostwire_kernel')) as KernelAddon;
-  return kernel;
+  return (kernel ??= require(addonPath('hostwire_kernel')) as KernelAddon);
+}
+
+/**
+ * The libvirt addon, loaded by the first libvirt call. When the dynamic loader cannot load
+ * libvirt's library (libvirt.so.0 missing, unreadable, or without a symbol the addon needs),
+ * throws ENOLIBVIRT naming the Debian package that provides it; anything else is rethrown as is.
+ */
+export function libvirtAddon(): LibvirtAddon {
+  if (libvirt) return libvirt;
+  try {
+    return (libvirt = require(addonPath('hostwire_libvirt')) as LibvirtAddon);
+  } catch (e) {
+    const err = e as { code?: unknown; message?: unknown };
+    const message = String(err?.message);
+    if (err?.code === 'ERR_DLOPEN_FAILED' && (/\blibvirt\.so/.test(message) || /undefined symbol: vir/.test(message)))
+      throw new HostwireError(
+        'ENOLIBVIRT',
+        `libvirt's shared library (libvirt.so.0) cannot be loaded (${message}): install the Debian package libvirt0 (apt-get install libvirt0)`,
+      );
+    throw e;
+  }
 }

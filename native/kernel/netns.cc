@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "args.h"
 #include "errors.h"
 #include "nlsock.h"
 
@@ -30,15 +31,15 @@ int PrepareDir(const std::string& dir, std::string& syscall) {
   }
 }
 
-// netnsAdd(dir, path): throws an errno error (EEXIST when the name is taken).
+// netnsAdd(dir, file): throws an errno error (EEXIST when the name is taken).
 Napi::Value NetnsAdd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string dir = info[0].As<Napi::String>().Utf8Value();
-  std::string path = info[1].As<Napi::String>().Utf8Value();
+  REQUIRE_ARGUMENT_STRING(0, dir);
+  REQUIRE_ARGUMENT_STRING(1, file);
   std::string syscall;
   int err = PrepareDir(dir, syscall);
   if (err == 0) {
-    int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+    int fd = open(file.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
     if (fd < 0) {
       err = errno;
       syscall = "open";
@@ -48,34 +49,34 @@ Napi::Value NetnsAdd(const Napi::CallbackInfo& info) {
         if (unshare(CLONE_NEWNET) != 0) {
           err = errno;
           syscall = "unshare";
-        } else if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
+        } else if (mount("/proc/thread-self/ns/net", file.c_str(), "none", MS_BIND, nullptr) != 0) {
           err = errno;
           syscall = "mount";
         }
       });
       t.join();
-      if (err != 0) unlink(path.c_str());
+      if (err != 0) unlink(file.c_str());
     }
   }
   if (err != 0) ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
   return env.Undefined();
 }
 
-// netnsDel(path): detach the bind mount (the namespace dies with its last user) and remove
+// netnsDel(file): detach the bind mount (the namespace dies with its last user) and remove
 // the file. ENOENT when there is no such namespace.
 Napi::Value NetnsDel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  REQUIRE_ARGUMENT_STRING(0, file);
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
+  if (stat(file.c_str(), &st) != 0) {
     ErrnoError(env, errno, "stat").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
+  if (umount2(file.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
     ErrnoError(env, errno, "umount2").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (unlink(path.c_str()) != 0) ErrnoError(env, errno, "unlink").ThrowAsJavaScriptException();
+  if (unlink(file.c_str()) != 0) ErrnoError(env, errno, "unlink").ThrowAsJavaScriptException();
   return env.Undefined();
 }
 

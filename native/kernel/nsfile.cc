@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "args.h"
 #include "errors.h"
 
 namespace hostwire {
@@ -17,10 +18,11 @@ namespace {
 
 Napi::Value OpenInNetns(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string nsPath = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  std::string path = info[1].As<Napi::String>().Utf8Value();
-  int flags = info[2].As<Napi::Number>().Int32Value() | O_CLOEXEC;
-  int mode = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
+  OPTIONAL_ARGUMENT_STRING(0, nsPath, "");
+  REQUIRE_ARGUMENT_STRING(1, path);
+  REQUIRE_ARGUMENT_INT32(2, flags);
+  OPTIONAL_ARGUMENT_INT32(3, mode, 0);
+  flags |= O_CLOEXEC;
   int fd = -1;
   int openErr = 0;
   int nsErr = RunInNetns(nsPath, [&]() {

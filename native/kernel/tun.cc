@@ -21,6 +21,7 @@
 #include <uv.h>
 #include <vector>
 
+#include "args.h"
 #include "errors.h"
 #include "nlsock.h"
 
@@ -95,28 +96,49 @@ TunResult CreateOne(const TunSpec& s, int ctl) {
   return r;
 }
 
-// Parses what TypeScript validated (src/rtnl/kinds/tunspec.ts).
-std::vector<TunSpec> ParseSpecs(Napi::Array arr) {
+// Reads what TypeScript validated (src/rtnl/kinds/tunspec.ts). A value of the wrong type is a
+// TypeError naming it ("specs[2].name"), thrown here; returns false then.
+bool ParseSpecs(Napi::Env env, Napi::Array arr, std::vector<TunSpec>* out) {
   std::vector<TunSpec> specs(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); i++) {
-    Napi::Object o = arr.Get(i).As<Napi::Object>();
+    std::string at = "specs[" + std::to_string(i) + "]";
+    Napi::Object o;
+    if (!args::Get(arr.Get(i), &o)) return args::ThrowTypeError(env, at, "an object"), false;
     TunSpec& s = specs[i];
-    s.name = o.Get("name").As<Napi::String>().Utf8Value();
-    s.flags = o.Get("flags").As<Napi::Number>().Int32Value();
-    if (o.Get("owner").IsNumber()) s.owner = o.Get("owner").As<Napi::Number>().Int64Value();
-    if (o.Get("group").IsNumber()) s.group = o.Get("group").As<Napi::Number>().Int64Value();
-    if (o.Get("queues").IsNumber()) s.queues = o.Get("queues").As<Napi::Number>().Int32Value();
-    if (o.Get("mtu").IsNumber()) s.mtu = o.Get("mtu").As<Napi::Number>().Int32Value();
-    s.keepFds = o.Get("keepFds").ToBoolean().Value();
-    s.persist = !o.Get("persist").IsBoolean() || o.Get("persist").As<Napi::Boolean>().Value();
-    Napi::Value mac = o.Get("mac");
-    if (mac.IsBuffer() && mac.As<Napi::Buffer<uint8_t>>().Length() == 6) {
-      s.hasMac = true;
-      memcpy(s.mac, mac.As<Napi::Buffer<uint8_t>>().Data(), 6);
-    }
+    // Each field: required, or optional (absent: undefined or null; *present tells which).
+    auto field = [&](const char* key, auto* var, bool required, const char* expected, bool* present = nullptr) {
+      Napi::Value v = o.Get(key);
+      if (env.IsExceptionPending()) return false;  // a getter threw: let that propagate
+      bool absent = args::IsAbsent(v);
+      if (present != nullptr) *present = !absent;
+      if ((absent && !required) || args::Get(v, var)) return true;
+      args::ThrowTypeError(env, at + "." + key, expected);
+      return false;
+    };
+    uint32_t owner = 0, group = 0;
+    bool hasOwner = false, hasGroup = false;
+    Napi::Buffer<uint8_t> mac;
+    if (!field("name", &s.name, true, "a string without NUL characters") ||
+        !field("flags", &s.flags, true, "a 32-bit signed integer") ||
+        !field("owner", &owner, false, "a 32-bit unsigned integer or undefined", &hasOwner) ||
+        !field("group", &group, false, "a 32-bit unsigned integer or undefined", &hasGroup) ||
+        !field("queues", &s.queues, false, "a 32-bit signed integer, null or undefined") ||
+        !field("mtu", &s.mtu, false, "a 32-bit signed integer, null or undefined") ||
+        !field("keepFds", &s.keepFds, false, "a boolean, null or undefined") ||
+        !field("persist", &s.persist, false, "a boolean, null or undefined") ||
+        !field("mac", &mac, false, "a Buffer, null or undefined"))
+      return false;
+    if (hasOwner) s.owner = owner;
+    if (hasGroup) s.group = group;
     if (s.queues < 1) s.queues = 1;
+    if (!mac.IsEmpty()) {
+      if (mac.Length() != 6) return args::ThrowTypeError(env, at + ".mac", "6 bytes long"), false;
+      s.hasMac = true;
+      memcpy(s.mac, mac.Data(), 6);
+    }
   }
-  return specs;
+  *out = std::move(specs);
+  return true;
 }
 
 Napi::Array ResultsToJs(Napi::Env env, const std::vector<TunResult>& results) {
@@ -155,7 +177,7 @@ class TunWorker : public Napi::ObjectWrap<TunWorker> {
 
   explicit TunWorker(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWorker>(info) {
     Napi::Env env = info.Env();
-    netns_ = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (ReadArgs(info).IsEmpty()) return;  // a TypeError is pending
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
     async_ = new uv_async_t;
@@ -174,6 +196,13 @@ class TunWorker : public Napi::ObjectWrap<TunWorker> {
   ~TunWorker() override { Stop(); }
 
  private:
+  // The constructor's arguments: (nsPath | null).
+  Napi::Value ReadArgs(const Napi::CallbackInfo& info) {
+    OPTIONAL_ARGUMENT_STRING(0, nsPath, "");
+    netns_ = nsPath;
+    return info.Env().Undefined();
+  }
+
   struct Job {
     std::vector<TunSpec> specs;
     std::vector<TunResult> results;
@@ -246,10 +275,9 @@ class TunWorker : public Napi::ObjectWrap<TunWorker> {
 
   Napi::Value Create(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsArray()) {
-      Napi::TypeError::New(env, "create(specs)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    REQUIRE_ARGUMENT_ARRAY(0, specs);
+    std::vector<TunSpec> parsed;
+    if (!ParseSpecs(env, specs, &parsed)) return Napi::Value();
     Job* job = new Job(env);
     Napi::Promise p = job->deferred.Promise();
     if (closed_) {
@@ -257,7 +285,7 @@ class TunWorker : public Napi::ObjectWrap<TunWorker> {
       delete job;
       return p;
     }
-    job->specs = ParseSpecs(info[0].As<Napi::Array>());
+    job->specs = std::move(parsed);
     if (pending_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(async_));
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -1,202 +1,18 @@
 // NativeConnection: one virConnectPtr, its close callback and its event subscriptions, plus
-// open(), which authenticates through credentials or a JS callback (virConnectOpenAuth).
+// open(), which authenticates through credentials or a JS callback (virConnectOpenAuth). The
+// events themselves are in events.cc, the authentication bridge in auth.cc.
 #include <libvirt/libvirt.h>
 
-#include <cstring>
-#include <future>
 #include <vector>
 
+#include "args.h"
+#include "auth.h"
+#include "events.h"
 #include "objects.h"
 #include "worker.h"
 
 namespace hostwire {
 namespace {
-
-// ---- events: from the event thread to JS -------------------------------------------------
-
-struct EventMsg {
-  std::string kind;  // 'domain-lifecycle', 'network-lifecycle', 'close'
-  std::string name;
-  std::string uuid;
-  int event = 0;  // lifecycle event, or the close reason
-  int detail = 0;
-};
-
-using SinkRef = std::shared_ptr<Sink>;
-
-void ShutdownSink(Sink* s) {
-  std::lock_guard<std::mutex> lock(s->mu);
-  if (s->alive) {
-    s->alive = false;
-    s->tsfn.Release();  // thread-safe
-  }
-}
-
-void EmitToJs(Napi::Env env, Napi::Function emit, EventMsg* m) {
-  if (env != nullptr && emit != nullptr) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("kind", m->kind);
-    if (m->kind == "close") {
-      o.Set("reason", m->event);
-    } else {
-      o.Set("name", m->name);
-      o.Set("uuid", m->uuid);
-      o.Set("event", m->event);
-      o.Set("detail", m->detail);
-    }
-    emit.Call({o});
-  }
-  delete m;
-}
-
-void Post(void* opaque, EventMsg* m) {
-  Sink* s = static_cast<SinkRef*>(opaque)->get();
-  std::lock_guard<std::mutex> lock(s->mu);
-  if (!s->alive || s->tsfn.NonBlockingCall(m, EmitToJs) != napi_ok) delete m;
-}
-
-void FreeSinkRef(void* opaque) { delete static_cast<SinkRef*>(opaque); }
-
-int DomainLifecycleCb(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
-  auto* m = new EventMsg{"domain-lifecycle", "", "", event, detail};
-  const char* name = virDomainGetName(dom);
-  if (name != nullptr) m->name = name;
-  char uuid[VIR_UUID_STRING_BUFLEN];
-  if (virDomainGetUUIDString(dom, uuid) == 0) m->uuid = uuid;
-  Post(opaque, m);
-  return 0;
-}
-
-void NetworkLifecycleCb(virConnectPtr, virNetworkPtr net, int event, int detail, void* opaque) {
-  auto* m = new EventMsg{"network-lifecycle", "", "", event, detail};
-  const char* name = virNetworkGetName(net);
-  if (name != nullptr) m->name = name;
-  char uuid[VIR_UUID_STRING_BUFLEN];
-  if (virNetworkGetUUIDString(net, uuid) == 0) m->uuid = uuid;
-  Post(opaque, m);
-}
-
-void CloseCb(virConnectPtr, int reason, void* opaque) { Post(opaque, new EventMsg{"close", "", "", reason, 0}); }
-
-// ---- authentication: libvirt asks on the worker thread, JS answers -----------------------
-
-struct CredReq {
-  int type;
-  std::string prompt, challenge, defresult;
-};
-struct AuthAnswer {
-  bool ok = false;
-  std::vector<std::pair<bool, std::string>> values;  // (present, value) per credential
-};
-struct AuthCall {
-  std::vector<CredReq> creds;
-  std::promise<AuthAnswer> answer;
-  bool settled = false;
-};
-
-struct AuthCtx {
-  bool hasUser = false, hasPass = false, hasFn = false;
-  std::string username, password;
-  Napi::ThreadSafeFunction tsfn;
-  ~AuthCtx() {
-    if (hasFn) tsfn.Release();
-  }
-};
-
-void SettleAuth(AuthCall* call, Napi::Value v) {
-  if (call->settled) return;
-  call->settled = true;
-  AuthAnswer a;
-  if (v.IsArray()) {
-    Napi::Array arr = v.As<Napi::Array>();
-    a.ok = arr.Length() == call->creds.size();
-    for (uint32_t i = 0; a.ok && i < arr.Length(); i++) {
-      Napi::Value e = arr.Get(i);
-      if (e.IsString()) {
-        a.values.emplace_back(true, e.As<Napi::String>().Utf8Value());
-      } else {
-        a.values.emplace_back(false, std::string());
-      }
-    }
-  }
-  call->answer.set_value(std::move(a));
-}
-
-// On the JS thread: calls the user's callback with the credential requests; it may answer with
-// an array or a Promise of one (one string or undefined per request).
-void AskJs(Napi::Env env, Napi::Function fn, AuthCall* call) {
-  if (env == nullptr || fn == nullptr) {
-    SettleAuth(call, Napi::Value());
-    return;
-  }
-  Napi::Array creds = Napi::Array::New(env, call->creds.size());
-  for (size_t i = 0; i < call->creds.size(); i++) {
-    Napi::Object c = Napi::Object::New(env);
-    c.Set("type", call->creds[i].type);
-    c.Set("prompt", call->creds[i].prompt);
-    c.Set("challenge", call->creds[i].challenge);
-    c.Set("defresult", call->creds[i].defresult);
-    creds.Set(static_cast<uint32_t>(i), c);
-  }
-  Napi::Value r = fn.Call({creds});
-  if (env.IsExceptionPending()) {
-    env.GetAndClearPendingException();
-    SettleAuth(call, Napi::Value());
-    return;
-  }
-  if (r.IsObject() && r.As<Napi::Object>().Get("then").IsFunction()) {
-    Napi::Function onOk = Napi::Function::New(env, [call](const Napi::CallbackInfo& info) {
-      SettleAuth(call, info.Length() > 0 ? info[0] : info.Env().Undefined());
-    });
-    Napi::Function onErr = Napi::Function::New(env, [call](const Napi::CallbackInfo& info) {
-      SettleAuth(call, info.Env().Undefined());
-    });
-    r.As<Napi::Object>().Get("then").As<Napi::Function>().Call(r, {onOk, onErr});
-    if (env.IsExceptionPending()) {
-      env.GetAndClearPendingException();
-      SettleAuth(call, Napi::Value());
-    }
-    return;
-  }
-  SettleAuth(call, r);
-}
-
-int AuthCb(virConnectCredentialPtr cred, unsigned int ncred, void* cbdata) {
-  auto* ctx = static_cast<AuthCtx*>(cbdata);
-  std::vector<std::pair<bool, std::string>> values(ncred);
-  if (ctx->hasFn) {
-    AuthCall call;
-    for (unsigned int i = 0; i < ncred; i++) {
-      call.creds.push_back(CredReq{cred[i].type, cred[i].prompt ? cred[i].prompt : "",
-                                   cred[i].challenge ? cred[i].challenge : "",
-                                   cred[i].defresult ? cred[i].defresult : ""});
-    }
-    std::future<AuthAnswer> f = call.answer.get_future();
-    if (ctx->tsfn.BlockingCall(&call, AskJs) != napi_ok) return -1;
-    AuthAnswer a = f.get();
-    if (!a.ok) return -1;
-    values = std::move(a.values);
-  } else {
-    for (unsigned int i = 0; i < ncred; i++) {
-      int t = cred[i].type;
-      if ((t == VIR_CRED_AUTHNAME || t == VIR_CRED_USERNAME) && ctx->hasUser) {
-        values[i] = {true, ctx->username};
-      } else if (t == VIR_CRED_PASSPHRASE && ctx->hasPass) {
-        values[i] = {true, ctx->password};
-      }
-    }
-  }
-  for (unsigned int i = 0; i < ncred; i++) {
-    if (!values[i].first && cred[i].defresult != nullptr) values[i] = {true, cred[i].defresult};
-    if (!values[i].first) return -1;
-    cred[i].result = strdup(values[i].second.c_str());
-    if (cred[i].result == nullptr) return -1;
-    cred[i].resultlen = static_cast<unsigned int>(values[i].second.size());
-  }
-  return 0;
-}
-
-// ---- the connection object ---------------------------------------------------------------
 
 struct LookupOut {
   void* ptr = nullptr;
@@ -335,14 +151,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
     return Call<int>::Queue(
         info.Env(), "virConnectClose",
         [c, subs](int&) {
-          virConnectUnregisterCloseCallback(c.get(), CloseCb);
-          for (const auto& s : subs) {
-            if (s.first) {
-              virConnectNetworkEventDeregisterAny(c.get(), s.second);
-            } else {
-              virConnectDomainEventDeregisterAny(c.get(), s.second);
-            }
-          }
+          UnregisterCloseCallback(c.get());
+          for (const auto& s : subs) DeregisterLifecycle(c.get(), s.first, s.second);
           virResetLastError();
           return true;
         },
@@ -376,8 +186,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   Napi::Value SetKeepAlive(const Napi::CallbackInfo& info) {
-    uint32_t interval, count;
-    if (!ArgUint(info, 0, &interval) || !ArgUint(info, 1, &count)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, interval);
+    REQUIRE_ARGUMENT_UINT32(1, count);
     return IntCall(info, "virConnectSetKeepAlive", [interval, count](virConnectPtr c) {
       return static_cast<int64_t>(virConnectSetKeepAlive(c, static_cast<int>(interval), count));
     });
@@ -406,8 +216,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   Napi::Value ListAllNetworks(const Napi::CallbackInfo& info) {
-    uint32_t flags;
-    if (!ArgUint(info, 0, &flags) || !Check(info.Env())) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, flags);
+    if (!Check(info.Env())) return info.Env().Undefined();
     ConnRef c = conn_;
     return Call<std::vector<NetInfo>>::Queue(
         info.Env(), "virConnectListAllNetworks",
@@ -453,8 +263,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   Napi::Value ListAllDomains(const Napi::CallbackInfo& info) {
-    uint32_t flags;
-    if (!ArgUint(info, 0, &flags) || !Check(info.Env())) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, flags);
+    if (!Check(info.Env())) return info.Env().Undefined();
     ConnRef c = conn_;
     return Call<std::vector<DomInfo>>::Queue(
         info.Env(), "virConnectListAllDomains",
@@ -499,45 +309,38 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   Napi::Value NetworkLookupByName(const Napi::CallbackInfo& info) {
-    std::string name;
-    if (!ArgString(info, 0, &name)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, name);
     return ObjectCall<true>(info, "virNetworkLookupByName",
                       [name](virConnectPtr c) { return virNetworkLookupByName(c, name.c_str()); });
   }
   Napi::Value NetworkLookupByUUIDString(const Napi::CallbackInfo& info) {
-    std::string uuid;
-    if (!ArgString(info, 0, &uuid)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, uuid);
     return ObjectCall<true>(info, "virNetworkLookupByUUIDString",
                       [uuid](virConnectPtr c) { return virNetworkLookupByUUIDString(c, uuid.c_str()); });
   }
   Napi::Value NetworkDefineXML(const Napi::CallbackInfo& info) {
-    std::string xml;
-    if (!ArgString(info, 0, &xml)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, xml);
     return ObjectCall<true>(info, "virNetworkDefineXML",
                       [xml](virConnectPtr c) { return virNetworkDefineXML(c, xml.c_str()); });
   }
   Napi::Value DomainLookupByName(const Napi::CallbackInfo& info) {
-    std::string name;
-    if (!ArgString(info, 0, &name)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, name);
     return ObjectCall<false>(info, "virDomainLookupByName",
                       [name](virConnectPtr c) { return virDomainLookupByName(c, name.c_str()); });
   }
   Napi::Value DomainLookupByUUIDString(const Napi::CallbackInfo& info) {
-    std::string uuid;
-    if (!ArgString(info, 0, &uuid)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, uuid);
     return ObjectCall<false>(info, "virDomainLookupByUUIDString",
                       [uuid](virConnectPtr c) { return virDomainLookupByUUIDString(c, uuid.c_str()); });
   }
   Napi::Value DomainLookupByID(const Napi::CallbackInfo& info) {
-    uint32_t id;
-    if (!ArgUint(info, 0, &id)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, id);
     return ObjectCall<false>(info, "virDomainLookupByID",
                       [id](virConnectPtr c) { return virDomainLookupByID(c, static_cast<int>(id)); });
   }
   Napi::Value DomainDefineXML(const Napi::CallbackInfo& info) {
-    std::string xml;
-    uint32_t flags;
-    if (!ArgString(info, 0, &xml) || !ArgUint(info, 1, &flags)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, xml);
+    REQUIRE_ARGUMENT_UINT32(1, flags);
     return ObjectCall<false>(info, "virDomainDefineXMLFlags", [xml, flags](virConnectPtr c) {
       return virDomainDefineXMLFlags(c, xml.c_str(), flags);
     });
@@ -546,8 +349,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   // subscribe('domain' | 'network'): a lifecycle subscription; resolves its callback id. While
   // any subscription exists, the event TSFN is referenced and keeps Node alive, like a listener.
   Napi::Value Subscribe(const Napi::CallbackInfo& info) {
-    std::string kind;
-    if (!ArgString(info, 0, &kind) || !Check(info.Env())) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, kind);
+    if (!Check(info.Env())) return info.Env().Undefined();
     if (kind != "domain" && kind != "network") return ThrowType(info.Env(), "kind must be 'domain' or 'network'");
     bool net = kind == "network";
     ConnRef c = conn_;
@@ -557,28 +360,19 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
     return Call<int>::Queue(
         info.Env(), net ? "virConnectNetworkEventRegisterAny" : "virConnectDomainEventRegisterAny",
         [c, sink, net](int& out) {
-          if (net) {
-            out = virConnectNetworkEventRegisterAny(c.get(), nullptr, VIR_NETWORK_EVENT_ID_LIFECYCLE,
-                                                    VIR_NETWORK_EVENT_CALLBACK(NetworkLifecycleCb),
-                                                    new SinkRef(sink), FreeSinkRef);
-          } else {
-            out = virConnectDomainEventRegisterAny(c.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                   VIR_DOMAIN_EVENT_CALLBACK(DomainLifecycleCb),
-                                                   new SinkRef(sink), FreeSinkRef);
-          }
+          out = RegisterLifecycle(c.get(), net, sink);
           return out >= 0;
         },
         [this, ref, sink, net](Napi::Env env, int& out) -> Napi::Value {
           subs_.emplace_back(net, out);
-          std::lock_guard<std::mutex> lock(sink->mu);
-          if (sink->alive && ++sink->subscriptions == 1) sink->tsfn.Ref(env);
+          SinkSubscribed(env, sink.get());
           return Napi::Number::New(env, out);
         });
   }
 
   Napi::Value Unsubscribe(const Napi::CallbackInfo& info) {
-    uint32_t id;
-    if (!ArgUint(info, 0, &id) || !Check(info.Env())) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, id);
+    if (!Check(info.Env())) return info.Env().Undefined();
     bool found = false, net = false;
     for (auto it = subs_.begin(); it != subs_.end(); ++it) {
       if (it->second == static_cast<int>(id)) {
@@ -594,13 +388,11 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
     return Call<int>::Queue(
         info.Env(), net ? "virConnectNetworkEventDeregisterAny" : "virConnectDomainEventDeregisterAny",
         [c, net, id](int& out) {
-          out = net ? virConnectNetworkEventDeregisterAny(c.get(), static_cast<int>(id))
-                    : virConnectDomainEventDeregisterAny(c.get(), static_cast<int>(id));
+          out = DeregisterLifecycle(c.get(), net, static_cast<int>(id));
           return out >= 0;
         },
         [sink](Napi::Env env, int&) -> Napi::Value {
-          std::lock_guard<std::mutex> lock(sink->mu);
-          if (sink->alive && --sink->subscriptions == 0) sink->tsfn.Unref(env);
+          SinkUnsubscribed(env, sink.get());
           return env.Undefined();
         });
   }
@@ -617,47 +409,21 @@ struct OpenOut {
 // open(uri, readonly, emit, auth): auth is null, {username?, password?} or a function.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string uri;
-  bool readonly;
-  if (!ArgString(info, 0, &uri) || !ArgBool(info, 1, &readonly)) return env.Undefined();
-  if (info.Length() < 3 || !info[2].IsFunction()) return ThrowType(env, "emit must be a function");
+  REQUIRE_ARGUMENT_STRING(0, uri);
+  REQUIRE_ARGUMENT_BOOLEAN(1, readonly);
+  REQUIRE_ARGUMENT_FUNCTION(2, emit);
+  OPTIONAL_ARGUMENT_OBJECT(3, auth);  // a function is an object too
 
-  auto sink = std::make_shared<Sink>();
-  sink->tsfn = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "hostwire-libvirt-events", 0, 1);
-  sink->tsfn.Unref(env);
-  sink->alive = true;
-
-  auto auth = std::make_shared<AuthCtx>();
-  bool useAuth = false;
-  if (info.Length() > 3 && info[3].IsFunction()) {
-    auth->tsfn = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "hostwire-libvirt-auth", 0, 1);
-    auth->hasFn = true;
-    useAuth = true;
-  } else if (info.Length() > 3 && info[3].IsObject()) {
-    Napi::Object o = info[3].As<Napi::Object>();
-    if (o.Get("username").IsString()) {
-      auth->hasUser = true;
-      auth->username = o.Get("username").As<Napi::String>().Utf8Value();
-    }
-    if (o.Get("password").IsString()) {
-      auth->hasPass = true;
-      auth->password = o.Get("password").As<Napi::String>().Utf8Value();
-    }
-    useAuth = true;
-  }
+  std::shared_ptr<AuthCtx> ctx;
+  if (!ReadAuth(env, auth, &ctx)) return Napi::Value();
+  SinkRef sink = NewSink(env, emit);  // only now that nothing can throw: it would hold the loop open
 
   return Call<OpenOut>::Queue(
       env, "virConnectOpenAuth",
-      [uri, readonly, sink, auth, useAuth](OpenOut& out) {
-        int credtype[] = {VIR_CRED_AUTHNAME, VIR_CRED_USERNAME, VIR_CRED_PASSPHRASE, VIR_CRED_ECHOPROMPT,
-                          VIR_CRED_NOECHOPROMPT, VIR_CRED_REALM};
-        virConnectAuth va = {credtype, auth->hasFn ? 6u : 3u, AuthCb, auth.get()};
-        unsigned int flags = readonly ? VIR_CONNECT_RO : 0;
-        out.conn = virConnectOpenAuth(uri.c_str(), useAuth ? &va : nullptr, flags);
+      [uri, readonly, sink, ctx](OpenOut& out) {
+        out.conn = OpenAuth(uri, ctx.get(), readonly ? VIR_CONNECT_RO : 0);
         if (out.conn == nullptr) return false;
-        if (virConnectRegisterCloseCallback(out.conn, CloseCb, new SinkRef(sink), FreeSinkRef) < 0) {
-          virResetLastError();  // drivers without a close callback (test://) simply never close
-        }
+        RegisterCloseCallback(out.conn, sink);  // false: drivers without one (test://) never close
         return true;
       },
       [sink](Napi::Env env, OpenOut& out) -> Napi::Value {

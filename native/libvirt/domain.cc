@@ -1,6 +1,7 @@
 // NativeDomain: one virDomainPtr. Methods mirror virDomain* without the prefix, flags last.
 #include <libvirt/libvirt.h>
 
+#include "args.h"
 #include "objects.h"
 #include "worker.h"
 
@@ -55,8 +56,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   // For calls whose only argument is flags.
   template <typename Fn>
   Napi::Value FlagsCall(const Napi::CallbackInfo& info, const char* op, Fn fn) {
-    uint32_t flags;
-    if (!ArgUint(info, 0, &flags)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, flags);
     return IntCall(info, op, false, [fn, flags](virDomainPtr d) { return fn(d, flags); });
   }
 
@@ -109,8 +109,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   }
 
   Napi::Value GetXMLDesc(const Napi::CallbackInfo& info) {
-    uint32_t flags;
-    if (!ArgUint(info, 0, &flags)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, flags);
     if (!dom_) return ThrowType(info.Env(), "domain handle was freed");
     DomRef d = dom_;
     return Call<std::string>::Queue(
@@ -125,16 +124,14 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   }
 
   Napi::Value AttachDevice(const Napi::CallbackInfo& info) {
-    std::string xml;
-    uint32_t flags;
-    if (!ArgString(info, 0, &xml) || !ArgUint(info, 1, &flags)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, xml);
+    REQUIRE_ARGUMENT_UINT32(1, flags);
     return IntCall(info, "virDomainAttachDeviceFlags", false,
                    [xml, flags](virDomainPtr d) { return virDomainAttachDeviceFlags(d, xml.c_str(), flags); });
   }
   Napi::Value DetachDevice(const Napi::CallbackInfo& info) {
-    std::string xml;
-    uint32_t flags;
-    if (!ArgString(info, 0, &xml) || !ArgUint(info, 1, &flags)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_STRING(0, xml);
+    REQUIRE_ARGUMENT_UINT32(1, flags);
     return IntCall(info, "virDomainDetachDeviceFlags", false,
                    [xml, flags](virDomainPtr d) { return virDomainDetachDeviceFlags(d, xml.c_str(), flags); });
   }

@@ -1,6 +1,7 @@
 // NativeNetwork: one virNetworkPtr. Methods mirror virNetwork* without the prefix, flags last.
 #include <libvirt/libvirt.h>
 
+#include "args.h"
 #include "objects.h"
 #include "worker.h"
 
@@ -68,15 +69,13 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
     });
   }
   Napi::Value SetAutostart(const Napi::CallbackInfo& info) {
-    bool on;
-    if (!ArgBool(info, 0, &on)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_BOOLEAN(0, on);
     return IntCall(info, "virNetworkSetAutostart", false,
                    [on](virNetworkPtr n) { return virNetworkSetAutostart(n, on ? 1 : 0); });
   }
 
   Napi::Value GetXMLDesc(const Napi::CallbackInfo& info) {
-    uint32_t flags;
-    if (!ArgUint(info, 0, &flags)) return info.Env().Undefined();
+    REQUIRE_ARGUMENT_UINT32(0, flags);
     if (!net_) return ThrowType(info.Env(), "network handle was freed");
     NetRef n = net_;
     return Call<std::string>::Queue(

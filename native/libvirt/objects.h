@@ -4,7 +4,6 @@
 #pragma once
 #include <napi.h>
 
-#include <mutex>
 #include <string>
 
 #include "runtime.h"
@@ -17,19 +16,6 @@ struct AddonData {
   Napi::FunctionReference domCtor;
 };
 
-// Where the event thread sends a connection's events: a thread-safe function that calls the JS
-// `emit(message)` given to open(). `alive` turns false, under `mu`, before the TSFN is released,
-// so a callback that races with close() drops its message instead of using a dead TSFN.
-struct Sink {
-  std::mutex mu;
-  bool alive = false;
-  int subscriptions = 0;
-  Napi::ThreadSafeFunction tsfn;
-  ~Sink() {
-    if (alive) tsfn.Release();  // thread-safe; reached when open() failed
-  }
-};
-
 Napi::Object NewNetworkObject(Napi::Env env, NetRef net, const std::string& name, const std::string& uuid);
 Napi::Object NewDomainObject(Napi::Env env, DomRef dom, const std::string& name, const std::string& uuid);
 
@@ -37,10 +23,8 @@ void InitConnection(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitNetwork(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitDomain(Napi::Env env, Napi::Object exports, AddonData* data);
 
-// Common argument checks (TypeScript validates first; these only keep the addon memory-safe).
-bool ArgString(const Napi::CallbackInfo& info, size_t i, std::string* out);
-bool ArgUint(const Napi::CallbackInfo& info, size_t i, uint32_t* out);
-bool ArgBool(const Napi::CallbackInfo& info, size_t i, bool* out);
+// Throws a TypeError for a misuse that is not an argument's type ("connection is closed").
+// Argument types are checked by the macros of common/args.h.
 Napi::Value ThrowType(Napi::Env env, const std::string& msg);
 
 }  // namespace hostwire

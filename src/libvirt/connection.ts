@@ -15,12 +15,11 @@
  */
 import { EventEmitter, on } from 'events';
 import { HostwireError, ValidationError } from '../errors';
-import { loadAddon, type NativeAuth, type NativeConnection, type NativeCredential, type NativeEvent } from './addon';
+import { libvirtAddon, type NativeAuth, type NativeConnection, type NativeCredential, type NativeEvent } from '../native';
 import {
   CLOSE_REASON,
   DOMAIN_EVENT,
   DOMAIN_EVENT_DETAIL,
-  DOMAIN_STATE,
   NETWORK_EVENT,
   VIR_CONNECT_LIST_DOMAINS_ACTIVE,
   VIR_CONNECT_LIST_DOMAINS_AUTOSTART,
@@ -39,8 +38,10 @@ import {
   VIR_CONNECT_LIST_NETWORKS_PERSISTENT,
   VIR_CONNECT_LIST_NETWORKS_TRANSIENT,
   VIR_DOMAIN_DEFINE_VALIDATE,
-  enumName,
+  VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+  VIR_NETWORK_EVENT_ID_LIFECYCLE,
 } from './constants';
+import { DOMAIN_STATE, enumName } from './names';
 import { Domain, type DomainInfo } from './domain';
 import { call } from './errors';
 import { Network, type NetworkInfo } from './network';
@@ -48,11 +49,6 @@ import { checkFlags, checkName, checkUint, checkUuid, checkXml } from './validat
 
 /** The URI used when none is given and LIBVIRT_DEFAULT_URI is unset. */
 export const DEFAULT_URI = 'qemu:///system';
-
-/** virConnectDomainEventRegisterAny's event ids that this binding delivers. */
-export const VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0;
-/** virConnectNetworkEventRegisterAny's event ids that this binding delivers. */
-export const VIR_NETWORK_EVENT_ID_LIFECYCLE = 0;
 
 /** A credential libvirt asks for during open (virConnectCredential). */
 export type Credential = NativeCredential;
@@ -196,7 +192,7 @@ export class Connection extends EventEmitter {
       else if (holder.native === this.#native) this.#dispatch(ev);
     };
     const auth = checkAuth(this.options.auth);
-    const native = await call('open', () => loadAddon().open(this.uri, this.options.readonly === true, emit, auth));
+    const native = await call('open', () => libvirtAddon().open(this.uri, this.options.readonly === true, emit, auth));
     holder.native = native;
     this.#native = native;
     for (const ev of holder.queued.splice(0)) if (this.#native === native) this.#dispatch(ev);

@@ -1,7 +1,6 @@
 /** A libvirt domain (virDomainPtr): methods mirror virDomain* without the prefix, flags last. */
-import type { NativeDomain } from './addon';
+import type { NativeDomain } from '../native';
 import {
-  DOMAIN_STATE,
   VIR_DOMAIN_AFFECT_CONFIG,
   VIR_DOMAIN_AFFECT_LIVE,
   VIR_DOMAIN_DESTROY_GRACEFUL,
@@ -20,8 +19,8 @@ import {
   VIR_DOMAIN_XML_MIGRATABLE,
   VIR_DOMAIN_XML_SECURE,
   VIR_DOMAIN_XML_UPDATE_CPU,
-  enumName,
 } from './constants';
+import { DOMAIN_STATE, enumName } from './names';
 import { call } from './errors';
 import { interfacesFromXml, type DomainInterface } from './interfaces';
 import { checkFlags, checkXml } from './validate';

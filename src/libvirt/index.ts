@@ -1,6 +1,7 @@
 /** libvirt bindings: connections, networks, domains and lifecycle events, as Promises. */
 export * from './constants';
-export { Connection, DEFAULT_URI, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_NETWORK_EVENT_ID_LIFECYCLE, resolveUri } from './connection';
+export * from './names';
+export { Connection, DEFAULT_URI, resolveUri } from './connection';
 export type {
   AuthCallback,
   CloseEvent,

@@ -1,5 +1,5 @@
 /** A libvirt virtual network (virNetworkPtr): methods mirror virNetwork* without the prefix. */
-import type { NativeNetwork, NativeNetworkInfo } from './addon';
+import type { NativeNetwork, NativeNetworkInfo } from '../native';
 import { VIR_NETWORK_XML_INACTIVE } from './constants';
 import { ValidationError } from '../errors';
 import { call } from './errors';

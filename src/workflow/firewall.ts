@@ -28,8 +28,6 @@ export interface FirewallOptions {
   dir?: string;
 }
 
-type NsFileAddon = { openInNetns(nsPath: string | null, path: string, flags: number, mode?: number): number };
-
 /**
  * Opens `path` as seen from the named namespace (the current one when none), on an addon-owned
  * thread. Equivalent to: ip netns exec NS (open PATH)
@@ -37,7 +35,7 @@ type NsFileAddon = { openInNetns(nsPath: string | null, path: string, flags: num
 export function openInNetns(netns: string | undefined, path: string, flags: number): number {
   const nsPath = netns === undefined ? null : `${NETNS_DIR}/${checkNetnsName(netns)}`;
   try {
-    return (kernelAddon() as unknown as NsFileAddon).openInNetns(nsPath, path, flags);
+    return kernelAddon().openInNetns(nsPath, path, flags);
   } catch (e) {
     const n = e as { syscall?: string; errno?: number; code?: string };
     if (n.syscall === 'setns' && n.code === 'ENOENT')

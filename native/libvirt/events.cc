@@ -1,0 +1,119 @@
+// The event sink and the lifecycle and close callbacks (events.h). The callbacks run on the
+// event thread (runtime.h), copy what they need out of libvirt's objects there, and post it to
+// the JS thread, where emit() receives {kind, name, uuid, event, detail} or {kind, reason}.
+#include "events.h"
+
+#include <libvirt/virterror.h>
+
+#include <string>
+
+namespace hostwire {
+namespace {
+
+struct EventMsg {
+  std::string kind;  // 'domain-lifecycle', 'network-lifecycle', 'close'
+  std::string name;
+  std::string uuid;
+  int event = 0;  // lifecycle event, or the close reason
+  int detail = 0;
+};
+
+void EmitToJs(Napi::Env env, Napi::Function emit, EventMsg* m) {
+  if (env != nullptr && emit != nullptr) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", m->kind);
+    if (m->kind == "close") {
+      o.Set("reason", m->event);
+    } else {
+      o.Set("name", m->name);
+      o.Set("uuid", m->uuid);
+      o.Set("event", m->event);
+      o.Set("detail", m->detail);
+    }
+    emit.Call({o});
+  }
+  delete m;
+}
+
+void Post(void* opaque, EventMsg* m) {
+  Sink* s = static_cast<SinkRef*>(opaque)->get();
+  std::lock_guard<std::mutex> lock(s->mu);
+  if (!s->alive || s->tsfn.NonBlockingCall(m, EmitToJs) != napi_ok) delete m;
+}
+
+void FreeSinkRef(void* opaque) { delete static_cast<SinkRef*>(opaque); }
+
+int DomainLifecycleCb(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
+  auto* m = new EventMsg{"domain-lifecycle", "", "", event, detail};
+  const char* name = virDomainGetName(dom);
+  if (name != nullptr) m->name = name;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (virDomainGetUUIDString(dom, uuid) == 0) m->uuid = uuid;
+  Post(opaque, m);
+  return 0;
+}
+
+void NetworkLifecycleCb(virConnectPtr, virNetworkPtr net, int event, int detail, void* opaque) {
+  auto* m = new EventMsg{"network-lifecycle", "", "", event, detail};
+  const char* name = virNetworkGetName(net);
+  if (name != nullptr) m->name = name;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (virNetworkGetUUIDString(net, uuid) == 0) m->uuid = uuid;
+  Post(opaque, m);
+}
+
+void CloseCb(virConnectPtr, int reason, void* opaque) { Post(opaque, new EventMsg{"close", "", "", reason, 0}); }
+
+}  // namespace
+
+SinkRef NewSink(Napi::Env env, Napi::Function emit) {
+  auto sink = std::make_shared<Sink>();
+  sink->tsfn = Napi::ThreadSafeFunction::New(env, emit, "hostwire-libvirt-events", 0, 1);
+  sink->tsfn.Unref(env);
+  sink->alive = true;
+  return sink;
+}
+
+void ShutdownSink(Sink* s) {
+  std::lock_guard<std::mutex> lock(s->mu);
+  if (s->alive) {
+    s->alive = false;
+    s->tsfn.Release();  // thread-safe
+  }
+}
+
+void SinkSubscribed(Napi::Env env, Sink* s) {
+  std::lock_guard<std::mutex> lock(s->mu);
+  if (s->alive && ++s->subscriptions == 1) s->tsfn.Ref(env);
+}
+
+void SinkUnsubscribed(Napi::Env env, Sink* s) {
+  std::lock_guard<std::mutex> lock(s->mu);
+  if (s->alive && --s->subscriptions == 0) s->tsfn.Unref(env);
+}
+
+bool RegisterCloseCallback(virConnectPtr conn, const SinkRef& sink) {
+  auto* ref = new SinkRef(sink);
+  if (virConnectRegisterCloseCallback(conn, CloseCb, ref, FreeSinkRef) == 0) return true;
+  delete ref;  // never libvirt's: it takes the reference only when registration succeeds
+  virResetLastError();
+  return false;
+}
+
+void UnregisterCloseCallback(virConnectPtr conn) { virConnectUnregisterCloseCallback(conn, CloseCb); }
+
+int RegisterLifecycle(virConnectPtr conn, bool network, const SinkRef& sink) {
+  auto* ref = new SinkRef(sink);
+  int id = network ? virConnectNetworkEventRegisterAny(conn, nullptr, VIR_NETWORK_EVENT_ID_LIFECYCLE,
+                                                       VIR_NETWORK_EVENT_CALLBACK(NetworkLifecycleCb), ref, FreeSinkRef)
+                   : virConnectDomainEventRegisterAny(conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                      VIR_DOMAIN_EVENT_CALLBACK(DomainLifecycleCb), ref, FreeSinkRef);
+  if (id < 0) delete ref;  // likewise
+  return id;
+}
+
+int DeregisterLifecycle(virConnectPtr conn, bool network, int id) {
+  return network ? virConnectNetworkEventDeregisterAny(conn, id) : virConnectDomainEventDeregisterAny(conn, id);
+}
+
+}  // namespace hostwire

@@ -1,0 +1,156 @@
+/**
+ * The addons' own argument checks (native/common/args.h), called directly with what TypeScript
+ * would never pass: every bad argument is a TypeError with Node's code ERR_INVALID_ARG_TYPE,
+ * thrown before anything reaches the kernel or libvirt, never a crash. No root needed: nothing
+ * here gets past the checks. Every function and method the addons export must appear below
+ * (or in NO_ARGUMENTS), so a new one cannot skip its checks unnoticed.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { kernelAddon, libvirtAddon } from '../src/native';
+
+type Case = [name: string, call: () => unknown];
+
+function throwsTypeError(name: string, call: () => unknown): void {
+  let thrown: unknown;
+  try {
+    call();
+  } catch (e) {
+    thrown = e;
+  }
+  assert.ok(thrown instanceof TypeError, `${name}: expected a TypeError, got ${String(thrown)}`);
+  assert.is((thrown as { code?: string }).code, 'ERR_INVALID_ARG_TYPE', `${name}: ${String(thrown)}`);
+}
+
+/** Methods that take no arguments: nothing to check. */
+const NO_ARGUMENTS = new Set([
+  'TunWorker.close',
+  'NativeConnection.close',
+  'NativeConnection.release',
+  'NativeConnection.isAlive',
+  'NativeConnection.getHostname',
+  'NativeConnection.getURI',
+  'NativeConnection.getType',
+  'NativeConnection.getLibVersion',
+  'NativeConnection.getVersion',
+  ...['create', 'destroy', 'undefine', 'getAutostart', 'isActive', 'isPersistent', 'getBridgeName', 'free'].map(
+    (m) => `NativeNetwork.${m}`,
+  ),
+  ...['isActive', 'isPersistent', 'getID', 'getState', 'free'].map((m) => `NativeDomain.${m}`),
+]);
+
+/** Everything an addon exports, as 'fn' and 'Class.method'. */
+function surface(addon: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [name, v] of Object.entries(addon)) {
+    if (typeof v !== 'function') continue;
+    const methods = Object.getOwnPropertyNames(v.prototype ?? {}).filter((m) => m !== 'constructor');
+    if (methods.length === 0) out.push(name);
+    else
+      for (const m of methods) if (typeof Object.getOwnPropertyDescriptor(v.prototype, m)?.value === 'function') out.push(`${name}.${m}`);
+  }
+  return out.sort();
+}
+
+function checkCovered(addon: Record<string, unknown>, cases: Case[], skip: (name: string) => boolean): void {
+  const covered = new Set(cases.map(([name]) => name.split(' ')[0]));
+  for (const name of surface(addon)) {
+    if (skip(name)) continue;
+    assert.ok(covered.has(name) || NO_ARGUMENTS.has(name), `${name} has no bad-argument case here`);
+  }
+}
+
+test('kernel addon: wrong argument types are TypeErrors, never crashes', () => {
+  const k = kernelAddon() as unknown as Record<string, any>;
+  const worker = new k.TunWorker(null);
+  const spec = { name: 'hwargs0', flags: 2 };
+  try {
+    const cases: Case[] = [
+      ['netnsAdd dir', () => k.netnsAdd(1, '/run/netns/x')],
+      ['netnsAdd file', () => k.netnsAdd('/run/netns', undefined)],
+      ['netnsAdd NUL', () => k.netnsAdd('/run/netns', '/run/netns/a\0b')],
+      ['netnsDel', () => k.netnsDel({})],
+      ['netnsDel missing', () => k.netnsDel()],
+      ['openInNetns nsPath', () => k.openInNetns(5, '/proc/sys/net/ipv4/ip_forward', 0)],
+      ['openInNetns path', () => k.openInNetns(null, 5, 0)],
+      ['openInNetns flags', () => k.openInNetns(null, '/proc/sys/net/ipv4/ip_forward', 'r')],
+      ['openInNetns flags fraction', () => k.openInNetns(null, '/proc/sys/net/ipv4/ip_forward', 0.5)],
+      ['openInNetns mode', () => k.openInNetns(null, '/proc/sys/net/ipv4/ip_forward', 0, '644')],
+      ['TunWorker nsPath', () => new k.TunWorker(42)],
+      ['TunWorker.create specs', () => worker.create('hwargs0')],
+      ['TunWorker.create element', () => worker.create([5])],
+      ['TunWorker.create name', () => worker.create([{ ...spec, name: 7 }])],
+      ['TunWorker.create flags', () => worker.create([{ ...spec, flags: '2' }])],
+      ['TunWorker.create owner', () => worker.create([{ ...spec, owner: -1 }])],
+      ['TunWorker.create group', () => worker.create([{ ...spec, group: 'kvm' }])],
+      ['TunWorker.create queues', () => worker.create([{ ...spec, queues: 2.5 }])],
+      ['TunWorker.create mtu', () => worker.create([{ ...spec, mtu: '1500' }])],
+      ['TunWorker.create keepFds', () => worker.create([{ ...spec, keepFds: 1 }])],
+      ['TunWorker.create persist', () => worker.create([{ ...spec, persist: 'yes' }])],
+      ['TunWorker.create mac', () => worker.create([{ ...spec, mac: '52:54:00:00:00:01' }])],
+      ['TunWorker.create mac length', () => worker.create([{ ...spec, mac: Buffer.alloc(5) }])],
+      ['TunWorker.create second element', () => worker.create([spec, { ...spec, name: null }])],
+    ];
+    for (const [name, call] of cases) throwsTypeError(name, call);
+    // NlSocket (native/kernel/nlsock.cc) is being rewritten; it adopts args.h after that lands.
+    checkCovered(k, cases, (name) => name.startsWith('NlSocket'));
+  } finally {
+    worker.close();
+  }
+});
+
+test('libvirt addon: wrong argument types are TypeErrors, never crashes', async () => {
+  const L = libvirtAddon() as unknown as Record<string, any>;
+  const emit = (): void => {};
+  const cases: Case[] = [
+    ['open uri', () => L.open(5, false, emit, null)],
+    ['open uri NUL', () => L.open('test:///default\0', false, emit, null)],
+    ['open readonly', () => L.open('test:///default', 'yes', emit, null)],
+    ['open emit', () => L.open('test:///default', false, 'emit', null)],
+    ['open auth', () => L.open('test:///default', false, emit, 'secret')],
+    ['open auth.username', () => L.open('test:///default', false, emit, { username: 5 })],
+    ['open auth.password', () => L.open('test:///default', false, emit, { password: ['x'] })],
+  ];
+  const c = await L.open('test:///default', false, emit, null);
+  try {
+    const net = await c.networkLookupByName('default');
+    const dom = await c.domainLookupByName('test');
+    cases.push(
+      ['NativeConnection.setKeepAlive interval', () => c.setKeepAlive(-5, 3)],
+      ['NativeConnection.setKeepAlive count', () => c.setKeepAlive(5)],
+      ['NativeConnection.listAllNetworks', () => c.listAllNetworks('all')],
+      ['NativeConnection.listAllDomains', () => c.listAllDomains(2 ** 32)],
+      ['NativeConnection.networkLookupByName', () => c.networkLookupByName(null)],
+      ['NativeConnection.networkLookupByUUIDString', () => c.networkLookupByUUIDString(1)],
+      ['NativeConnection.networkDefineXML', () => c.networkDefineXML({})],
+      ['NativeConnection.domainLookupByName', () => c.domainLookupByName(undefined)],
+      ['NativeConnection.domainLookupByUUIDString', () => c.domainLookupByUUIDString([])],
+      ['NativeConnection.domainLookupByID', () => c.domainLookupByID(1.5)],
+      ['NativeConnection.domainDefineXML xml', () => c.domainDefineXML(1, 0)],
+      ['NativeConnection.domainDefineXML flags', () => c.domainDefineXML('<domain/>', '0')],
+      ['NativeConnection.subscribe', () => c.subscribe(0)],
+      ['NativeConnection.unsubscribe', () => c.unsubscribe('1')],
+      ['NativeNetwork.setAutostart', () => net.setAutostart(1)],
+      ['NativeNetwork.getXMLDesc', () => net.getXMLDesc(true)],
+      ['NativeDomain.create', () => dom.create(-1)],
+      ['NativeDomain.shutdown', () => dom.shutdown('acpi')],
+      ['NativeDomain.destroy', () => dom.destroy(null)],
+      ['NativeDomain.undefine', () => dom.undefine(NaN)],
+      ['NativeDomain.getXMLDesc', () => dom.getXMLDesc({})],
+      ['NativeDomain.attachDevice xml', () => dom.attachDevice(null, 0)],
+      ['NativeDomain.attachDevice flags', () => dom.attachDevice('<interface/>')],
+      ['NativeDomain.detachDevice xml', () => dom.detachDevice(Buffer.from('<interface/>'), 0)],
+      ['NativeDomain.detachDevice flags', () => dom.detachDevice('<interface/>', -1)],
+    );
+    for (const [name, call] of cases) throwsTypeError(name, call);
+    checkCovered(L, cases, () => false);
+    // Still usable afterwards: nothing was left half-done.
+    assert.is((await c.listAllDomains(0)).length > 0, true);
+    net.free();
+    dom.free();
+  } finally {
+    await c.close();
+  }
+});
+
+test.run();
