@@ -25,6 +25,10 @@ function throwsTypeError(name: string, call: () => unknown): void {
 /** Methods that take no arguments: nothing to check. */
 const NO_ARGUMENTS = new Set([
   'TunWorker.close',
+  'NlSocket.close',
+  'NlSocket.ref',
+  'NlSocket.unref',
+  'NlSocket.getRecvBufferSize',
   'NativeConnection.close',
   'NativeConnection.release',
   'NativeConnection.isAlive',
@@ -91,9 +95,24 @@ test('kernel addon: wrong argument types are TypeErrors, never crashes', () => {
       ['TunWorker.create mac length', () => worker.create([{ ...spec, mac: Buffer.alloc(5) }])],
       ['TunWorker.create second element', () => worker.create([spec, { ...spec, name: null }])],
     ];
-    for (const [name, call] of cases) throwsTypeError(name, call);
-    // NlSocket (native/kernel/nlsock.cc) is being rewritten; it adopts args.h after that lands.
-    checkCovered(k, cases, (name) => name.startsWith('NlSocket'));
+    const sock = new k.NlSocket({}, () => undefined);
+    try {
+      cases.push(
+        ['NlSocket options', () => new k.NlSocket(5, () => undefined)],
+        ['NlSocket onRecords', () => new k.NlSocket({}, 'cb')],
+        ['NlSocket options.netns', () => new k.NlSocket({ netns: 5 }, () => undefined)],
+        ['NlSocket options.rcvbuf', () => new k.NlSocket({ rcvbuf: 'big' }, () => undefined)],
+        ['NlSocket options.extAck', () => new k.NlSocket({ extAck: 1 }, () => undefined)],
+        ['NlSocket.send datagram', () => sock.send('bytes', 1)],
+        ['NlSocket.send sendId', () => sock.send(Buffer.alloc(16), -1)],
+        ['NlSocket.addMembership', () => sock.addMembership('x')],
+        ['NlSocket.dropMembership', () => sock.dropMembership(1.5)],
+      );
+      for (const [name, call] of cases) throwsTypeError(name, call);
+      checkCovered(k, cases, () => false);
+    } finally {
+      sock.close();
+    }
   } finally {
     worker.close();
   }

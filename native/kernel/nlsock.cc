@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/args.h"
 #include "errors.h"
 #include "nlsock.h"
 
@@ -180,37 +181,45 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   // onRecords(records: Buffer): the record stream described at the top of this file.
   explicit NlSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NlSocket>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
-      Napi::TypeError::New(env, "NlSocket(options: object, onRecords: function)").ThrowAsJavaScriptException();
+    Napi::Object opts;
+    Napi::Function onRecords;
+    if (!args::Get(info[0], &opts)) {
+      args::ThrowTypeError(env, args::ArgumentName(0, "options"), "an object");
       return;
     }
-    Napi::Object opts = info[0].As<Napi::Object>();
-    auto intOpt = [&](const char* key, int def, bool& ok) {
+    if (!args::Get(info[1], &onRecords)) {
+      args::ThrowTypeError(env, args::ArgumentName(1, "onRecords"), "a function");
+      return;
+    }
+    bool ok = true;
+    // options.KEY: absent gives the default; anything but the right type is a TypeError.
+    auto intOpt = [&](const char* key, int32_t def) {
       Napi::Value v = opts.Get(key);
-      if (v.IsUndefined()) return def;
-      if (!v.IsNumber()) {
-        Napi::TypeError::New(env, std::string("NlSocket: option '") + key + "' must be a number")
-            .ThrowAsJavaScriptException();
+      int32_t out = def;
+      if (ok && !args::IsAbsent(v) && !args::Get(v, &out)) {
+        args::ThrowTypeError(env, std::string("options.") + key, "a 32-bit signed integer");
         ok = false;
-        return def;
       }
-      return v.As<Napi::Number>().Int32Value();
+      return out;
     };
     auto boolOpt = [&](const char* key) {
       Napi::Value v = opts.Get(key);
-      return v.IsBoolean() && v.As<Napi::Boolean>().Value();
+      bool out = false;
+      if (ok && !args::IsAbsent(v) && !args::Get(v, &out)) {
+        args::ThrowTypeError(env, std::string("options.") + key, "a boolean");
+        ok = false;
+      }
+      return out;
     };
-    bool ok = true;
     std::string netns;
     Napi::Value ns = opts.Get("netns");
-    if (ns.IsString()) {
-      netns = ns.As<Napi::String>().Utf8Value();
-    } else if (!ns.IsUndefined() && !ns.IsNull()) {
-      Napi::TypeError::New(env, "NlSocket: option 'netns' must be a string").ThrowAsJavaScriptException();
+    if (!args::IsAbsent(ns) && !args::Get(ns, &netns)) {
+      args::ThrowTypeError(env, "options.netns", "a string without NUL characters");
       return;
     }
-    int protocol = intOpt("protocol", NETLINK_ROUTE, ok);
-    int rcvbuf = intOpt("rcvbuf", 0, ok), sndbuf = intOpt("sndbuf", 0, ok);
+    int protocol = intOpt("protocol", NETLINK_ROUTE);
+    int rcvbuf = intOpt("rcvbuf", 0), sndbuf = intOpt("sndbuf", 0);
+    bool extAck = boolOpt("extAck"), capAck = boolOpt("capAck"), strictCheck = boolOpt("strictCheck");
     if (!ok) return;
 
     int fd = -1, sockErr = 0;
@@ -235,9 +244,9 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       const char* syscall;
     };
     const Opt sockopts[] = {
-        {SOL_NETLINK, NETLINK_EXT_ACK, 1, boolOpt("extAck"), "setsockopt(NETLINK_EXT_ACK)"},
-        {SOL_NETLINK, NETLINK_CAP_ACK, 1, boolOpt("capAck"), "setsockopt(NETLINK_CAP_ACK)"},
-        {SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1, boolOpt("strictCheck"), "setsockopt(NETLINK_GET_STRICT_CHK)"},
+        {SOL_NETLINK, NETLINK_EXT_ACK, 1, extAck, "setsockopt(NETLINK_EXT_ACK)"},
+        {SOL_NETLINK, NETLINK_CAP_ACK, 1, capAck, "setsockopt(NETLINK_CAP_ACK)"},
+        {SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1, strictCheck, "setsockopt(NETLINK_GET_STRICT_CHK)"},
     };
     for (const Opt& o : sockopts) {
       if (o.wanted && Failed(env, SetIntOpt(fd, o.level, o.name, o.value), o.syscall)) return;
@@ -274,7 +283,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     // From here on the handle is closed (uv_close) by Shutdown, never just deleted.
     shared_->async = async;
     uv_unref(reinterpret_cast<uv_handle_t*>(async));
-    onRecords_ = Napi::Persistent(info[1].As<Napi::Function>());
+    onRecords_ = Napi::Persistent(onRecords);
     context_ = std::make_unique<Napi::AsyncContext>(env, "hostwire:netlink");
     io_ = std::thread(IoLoop, shared_);
   }
@@ -319,17 +328,16 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   // as one sendmsg (the kernel runs its netlink messages in order). Never blocks.
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
-      Napi::TypeError::New(env, "send(datagram: Uint8Array, sendId: number)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      return args::ThrowTypeError(env, args::ArgumentName(0, "datagram"), "a Uint8Array");
+    REQUIRE_ARGUMENT_UINT32(1, sendId);
     if (!shared_) {
       ErrnoError(env, EBADF, "sendmsg").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
     const uint8_t* data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    uint32_t id = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t id = sendId;
     bool wasEmpty;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
@@ -384,12 +392,8 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
 
   Napi::Value Membership(const Napi::CallbackInfo& info, int opt, const char* syscall) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsNumber()) {
-      Napi::TypeError::New(env, std::string(syscall) + ": group must be a number").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    int group = info[0].As<Napi::Number>().Int32Value();
-    int err = !shared_ ? EBADF : SetIntOpt(shared_->fd, SOL_NETLINK, opt, group);
+    REQUIRE_ARGUMENT_UINT32(0, group);
+    int err = !shared_ ? EBADF : SetIntOpt(shared_->fd, SOL_NETLINK, opt, static_cast<int>(group));
     if (err != 0) ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
     return env.Undefined();
   }

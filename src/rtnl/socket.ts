@@ -162,6 +162,8 @@ export class NetlinkSocket extends EventEmitter {
 
   close(): void {
     if (this.closed) return;
+    if (this.referenced) this.transport.unref();
+    this.referenced = false;
     this.closed = true;
     this.transport.close();
     const waiting = [...this.inflight.values(), ...this.queue.slice(this.queueHead)];

@@ -156,7 +156,8 @@ export class Watcher extends EventEmitter {
       if ((e as { errno?: number }).errno === 105) this.lost();
       else if (this.listenerCount('error')) this.emit('error', e);
     });
-    this.on('newListener', (ev) => ev === 'event' && queueMicrotask(() => this.updateHold()));
+    // 'newListener' comes before the listener is added: hold now; let go when the last one leaves.
+    this.on('newListener', (ev) => ev === 'event' && !this.closed && this.socket.hold(true));
     this.on('removeListener', (ev) => ev === 'event' && this.updateHold());
   }
 
