@@ -10,5 +10,5 @@ export interface CliContext {
   out(text: string): void;
 }
 
-/** A verb: takes the words after it, returns the exit code; throws HostwireError on failure. */
+/** A noun of the command (src/cli/verbs.ts): takes the words after it, returns the exit code; throws HostwireError on failure. */
 export type Command = (ctx: CliContext, args: string[]) => Promise<number>;

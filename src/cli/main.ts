@@ -8,77 +8,52 @@
  * with a non-zero exit. Nothing here spawns a process (`net edit` starts $EDITOR, as virsh does).
  */
 import { HostwireError } from '../errors';
-import type { CliContext, Command } from './context';
-import { verbs } from './verbs';
+import { flag, parse, usageError, usageLine, value } from './args';
+import type { CliContext } from './context';
+import { helpLines, verbs } from './verbs';
 
-export const USAGE = `usage: hostwire [-n NETNS] [--json] [--uri URI] VERB ...
-links and bridges (rtnetlink; -n NETNS works in a named namespace):
-  link show [DEV] [type KIND] [master DEV] [up]
-  link add NAME type veth peer PEER [peer-netns NS2] | link add NAME type bridge
-  link set DEV master BR [--force] | nomaster | up | down | mtu N | address MAC | name NEW | netns NS2
-  link del DEV
-  bridge add NAME [--stp on|off] [--vlan-filtering on|off] [--mcast-snooping on|off] [--mtu N] [--address MAC] [--forward-delay S]
-  bridge show [BR] | bridge del NAME
-  bridge uplink DEV --bridge BR [--stp on|off]
-  bridge persist BR --format networkd|ifupdown|nm [--dir DIR]
-  tap add NAME [--tun] [--owner UID] [--group GID] [--multi-queue] [--vnet-hdr] [--address MAC] [--mtu N]
-  tap del NAME | tap show
-  netns add|del NAME | netns list
-  addr show [dev DEV] [-4|-6] | addr add CIDR dev DEV [broadcast B|+] [label L] [peer P] | addr del CIDR dev DEV
-  route show [dev DEV] [table T] [-4|-6] | route add|del DST|default [via GW] [dev DEV] [metric N] [src S] [table T]
-  firewall show | firewall set [--iptables on|off] [--ip6tables on|off] [--arptables on|off]
-  batch FILE|-                      (one verb per line, without 'hostwire', like ip -batch)
-libvirt (--uri URI, else LIBVIRT_DEFAULT_URI, else qemu:///system):
-  net list [--all] | info NAME | dumpxml NAME [--inactive] | define FILE | edit NAME
-  net define-bridge NAME --bridge BR [--start] [--autostart]
-  net start|destroy|undefine NAME | autostart NAME [--disable]
-  domain list [--all] | dumpxml NAME | define FILE | start|shutdown|destroy|undefine NAME
-  domain iflist NAME
-  domain attach-interface DOM (--network NET | --bridge BR) [--mac MAC] [--model M] [--live] [--config]
-  domain detach-interface DOM --mac MAC [--live] [--config]
-  event [--timeout S]`;
+/** The global options, before the verb (as `ip -n NS -j link show`); --json may also come after it. */
+const GLOBAL = {
+  netns: value(['-n', '-netns', '--netns'], 'NETNS'),
+  json: flag('--json', '-j', '-json'),
+  uri: value(['--uri', '-c', '--connect'], 'URI'),
+  help: { ...flag('--help', '-h'), hidden: true },
+};
+
+const SYNOPSIS = `hostwire ${usageLine(GLOBAL)} VERB ...`;
+
+/** `hostwire help`: the synopsis, then every verb's usage line from its declaration. */
+export function helpText(): string {
+  return [`usage: ${SYNOPSIS}`, ...helpLines()].join('\n');
+}
 
 export function parseGlobal(argv: string[]): { ctx: Omit<CliContext, 'out'>; rest: string[] } {
-  const ctx: Omit<CliContext, 'out'> = { json: false };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '-n' || a === '-netns' || a === '--netns') {
-      if (i + 1 >= argv.length) throw new HostwireError('EUSAGE', `${a} needs a namespace name`);
-      ctx.netns = argv[++i];
-    } else if (a === '--json' || a === '-j' || a === '-json') {
-      ctx.json = true;
-    } else if (a === '--uri' || a === '-c' || a === '--connect') {
-      if (i + 1 >= argv.length) throw new HostwireError('EUSAGE', `${a} needs a URI`);
-      ctx.uri = argv[++i];
-    } else if (a === '--help' || a === '-h') {
-      return { ctx, rest: ['help'] };
-    } else {
-      break;
-    }
-  }
+  const { values, rest } = parse(GLOBAL, argv, { stopAtPositional: true, usage: SYNOPSIS });
+  const ctx: Omit<CliContext, 'out'> = { json: values.json };
+  if (values.netns !== undefined) ctx.netns = values.netns;
+  if (values.uri !== undefined) ctx.uri = values.uri;
+  if (values.help) return { ctx, rest: ['help'] };
   // --json is also accepted after the verb, as `hostwire link show master br0 --json`.
-  const rest = argv.slice(i).filter((w) => {
+  const words = rest.filter((w) => {
     if (w !== '--json') return true;
     ctx.json = true;
     return false;
   });
-  return { ctx, rest };
+  return { ctx, rest: words };
 }
 
-/** Runs one command line; returns the exit code. Used by main() and by `batch`. */
-export async function run(ctx: CliContext, words: string[], table: Record<string, Command> = verbs): Promise<number> {
-  const [verb, ...args] = words;
-  if (verb === undefined || verb === 'help') {
-    ctx.out(USAGE);
-    return verb === undefined ? 2 : 0;
+/** Runs one command line (the words after the global options); returns the exit code. */
+export async function run(ctx: CliContext, words: string[]): Promise<number> {
+  const [noun, ...args] = words;
+  if (noun === undefined || noun === 'help') {
+    ctx.out(helpText());
+    return noun === undefined ? 2 : 0;
   }
-  const cmd = table[verb];
-  if (!cmd) throw new HostwireError('EUSAGE', `unknown verb '${verb}' (try: hostwire help)`);
-  return cmd(ctx, args);
+  if (!Object.hasOwn(verbs, noun)) throw usageError(`unknown verb '${noun}' (try: hostwire help)`);
+  return verbs[noun](ctx, args);
 }
 
-export function reportError(e: unknown, json: boolean): void {
+function reportError(e: unknown, json: boolean): void {
   const code = e instanceof HostwireError || (e as { code?: unknown })?.code ? String((e as { code: unknown }).code) : 'EINTERNAL';
   const message = e instanceof Error ? e.message : String(e);
   if (json) {

@@ -11,7 +11,7 @@ import type { Handle } from '../rtnl/handle';
 import type { Link } from '../rtnl/link';
 import type { BatchOp } from '../rtnl/batch';
 import { checkIfName } from '../rtnl/validate';
-import { networkBridges, type NetworkBridge } from './network';
+import type { NetworkBridge } from './network';
 
 /** A physical NIC: no IFLA_INFO_KIND, and not the loopback device. */
 export function isPhysicalLink(l: Link): boolean {
@@ -44,7 +44,11 @@ export async function checkBridgePort(h: Handle, port: string, bridge: string, o
 
 /** The libvirt networks the guard compares against. */
 export function guardNetworks(opts: Pick<GuardOptions, 'networks'>): Promise<NetworkBridge[]> {
-  return typeof opts.networks === 'function' ? opts.networks() : networkBridges(opts.networks);
+  if (typeof opts.networks === 'function') return opts.networks();
+  // Loaded here: ./network brings libvirt and the XML parser, which a port that is not
+  // physical never needs (the CLI's `link set` loads this module).
+  const { networkBridges } = require('./network') as typeof import('./network');
+  return networkBridges(opts.networks);
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The bridged-networking workflow: the tutorial's steps as library calls over rtnetlink and
- * libvirt (the CLI verbs in src/cli/workflow.ts are thin wrappers over these).
+ * libvirt (the CLI's net, domain, bridge and firewall verbs in src/cli are thin wrappers over these).
  */
 export {
   defineBridgedNetwork,

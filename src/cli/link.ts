@@ -1,0 +1,152 @@
+/**
+ * `hostwire link`: show, add, set and del, in ip's syntax, printing what `ip -br link` prints
+ * (or JSON). Changes go through the batch engine, as the same lines in a batch file do.
+ */
+import { HostwireError } from '../errors';
+import type { BatchOp } from '../rtnl/batch';
+import type { Handle, LinkChange, LinkFilter } from '../rtnl/handle';
+import type { Link } from '../rtnl/link';
+import { flag, choice, number, oneOf, pos, refuse, value } from './args';
+import type { CliContext } from './context';
+import { natBridge } from './guards';
+import { verb, type Noun } from './verb';
+
+/** A link as --json prints it. */
+function linkJson(l: Link, names: Map<number, string>) {
+  return {
+    index: l.index,
+    name: l.name,
+    kind: l.kind,
+    master: l.master === null ? null : (names.get(l.master) ?? l.master),
+    mtu: l.mtu,
+    address: l.address,
+    state: l.operstate,
+    flags: l.flags,
+    ...(l.info ? { info: l.info } : {}),
+    ...(l.slaveKind ? { slave_kind: l.slaveKind, slave_info: l.slaveInfo } : {}),
+  };
+}
+
+/** Like `ip -br link`: name, state, address, <FLAGS>. */
+function linkBrief(l: Link, names: Map<number, string>): string {
+  const peer = l.link && l.kind === 'veth' && l.linkNetnsId === undefined ? names.get(l.link) : undefined;
+  const name = peer ? `${l.name}@${peer}` : l.link && l.kind === 'veth' ? `${l.name}@if${l.link}` : l.name;
+  return `${name.padEnd(16)} ${l.operstate.padEnd(14)} ${(l.address ?? '').padEnd(17)} <${l.flags.join(',')}> `;
+}
+
+/** Index -> name for the links shown, and (when filtered) for the masters and peers they name. */
+async function nameMap(h: Handle, links: Link[], filtered: boolean): Promise<Map<number, string>> {
+  const names = new Map<number, string>();
+  for (const l of links) names.set(l.index, l.name);
+  if (filtered) {
+    const wanted = new Set<number>();
+    for (const l of links) {
+      if (l.master !== null && !names.has(l.master)) wanted.add(l.master);
+      if (l.link && !names.has(l.link) && l.linkNetnsId === undefined) wanted.add(l.link);
+    }
+    await Promise.all(
+      [...wanted].map((ix) =>
+        h.getLink(ix).then(
+          (x) => names.set(ix, x.name),
+          () => undefined,
+        ),
+      ),
+    );
+  }
+  return names;
+}
+
+/** The links `filter` selects, as `ip -br link show` prints them (also `tap show`). */
+export async function showLinks(ctx: CliContext, h: Handle, filter: LinkFilter): Promise<number> {
+  const links = await h.listLinks(filter);
+  if (filter.name !== undefined && !links.length) throw new HostwireError('ENODEV', `Device "${filter.name}" does not exist.`);
+  const names = await nameMap(h, links, Object.keys(filter).length > 0);
+  ctx.out(ctx.json ? JSON.stringify(links.map((l) => linkJson(l, names))) : links.map((l) => linkBrief(l, names)).join('\n'));
+  return 0;
+}
+
+/** hostwire link show [DEV] [type KIND] [master BR] [up]. Equivalent to: ip -br link show [DEV] [type KIND] [master BR] [up] */
+const show = verb('link show', {
+  aliases: ['list', 'ls'],
+  batch: true,
+  args: {
+    dev: pos('DEV', { keyword: 'dev', optional: true }),
+    type: value('type', 'KIND'),
+    master: value('master', 'BR'),
+    up: flag('up'),
+  },
+  run: (ctx, a, h) => {
+    const filter: LinkFilter = {};
+    if (a.dev !== undefined) filter.name = a.dev;
+    if (a.type !== undefined) filter.kind = a.type;
+    if (a.master !== undefined) filter.master = a.master;
+    if (a.up) filter.up = true;
+    return showLinks(ctx, h(), filter);
+  },
+});
+
+/**
+ * hostwire link add NAME type veth peer PEER [peer-netns NS2] | link add NAME type bridge.
+ * Equivalent to: ip link add NAME type veth peer name PEER [netns NS2] | ip link add NAME type bridge
+ */
+const add = verb('link add', {
+  batch: true,
+  args: {
+    name: pos('NAME', { keyword: ['name', 'dev'] }),
+    type: value('type', 'veth|bridge', oneOf(['veth', 'bridge'] as const), { required: true }),
+    peer: value('peer', 'PEER', { filler: 'name' }),
+    peerNetns: value(['peer-netns', 'netns'], 'NS2'),
+  },
+  check: (a) => {
+    if (a.type === 'veth' && a.peer === undefined) refuse('type veth needs peer PEER');
+  },
+  change: (a): BatchOp =>
+    a.type === 'bridge'
+      ? { op: 'createBridge', name: a.name, options: {} }
+      : { op: 'createVeth', name: a.name, peer: a.peer as string, options: { peerNetns: a.peerNetns } },
+});
+
+/**
+ * hostwire link set DEV [master BR [--force] | nomaster] [up|down] [mtu N] [address MAC] [name NEW] [netns NS2].
+ * A physical NIC is not put on a libvirt NAT/routed bridge without --force (guards.ts natBridge).
+ * Equivalent to: ip link set DEV master BR | nomaster | up | down | mtu N | address MAC | name NEW | netns NS2
+ */
+const set = verb('link set', {
+  batch: true,
+  guard: natBridge,
+  args: {
+    dev: pos('DEV', { keyword: 'dev' }),
+    master: value('master', 'BR'),
+    nomaster: flag('nomaster'),
+    state: choice('up', 'down'),
+    mtu: value('mtu', 'N', number),
+    address: value('address', 'MAC'),
+    name: value('name', 'NEW'),
+    netns: value('netns', 'NS2'),
+  },
+  check: (a) => {
+    if (a.master !== undefined && a.nomaster) refuse('master and nomaster together');
+    if ([a.master, a.state, a.mtu, a.address, a.name, a.netns].every((x) => x === undefined) && !a.nomaster) refuse('nothing to change');
+  },
+  change: (a) => {
+    const change: LinkChange = {};
+    if (a.state !== undefined) change.up = a.state === 'up';
+    if (a.nomaster) change.master = null;
+    if (a.master !== undefined) change.master = a.master;
+    if (a.mtu !== undefined) change.mtu = a.mtu;
+    if (a.address !== undefined) change.address = a.address;
+    if (a.name !== undefined) change.name = a.name;
+    if (a.netns !== undefined) change.netns = a.netns;
+    return { op: 'setLink', dev: a.dev, change };
+  },
+});
+
+/** hostwire link del DEV. Equivalent to: ip link del DEV */
+const del = verb('link del', {
+  aliases: ['delete'],
+  batch: true,
+  args: { dev: pos('DEV', { keyword: 'dev' }) },
+  change: (a) => ({ op: 'delete', dev: a.dev }),
+});
+
+export const noun: Noun = { verbs: [show, add, set, del], default: show };
