@@ -27,7 +27,9 @@ t('fake kernel: snapshot, then add/change/delete from notifications; a gap gives
     [2, 'a', 1500],
   ];
   const fake = fakeTransport((req: NetlinkMessage) =>
-    req.type === RTM_GETLINK ? [...links.map(([i, n, m]) => reply(req, RTM_NEWLINK, linkBody(i, n, m), NLM_F_MULTI)), done(req)] : [done(req)],
+    req.type === RTM_GETLINK
+      ? [...links.map(([i, n, m]) => reply(req, RTM_NEWLINK, linkBody(i, n, m), NLM_F_MULTI)), done(req)]
+      : [done(req)],
   );
   const w = await Watcher.open({ objects: ['link'], transport: fake.factory });
   assert.equal([...w.cache.link.values()].map((l) => l.name).sort(), ['a', 'lo']);
@@ -35,7 +37,8 @@ t('fake kernel: snapshot, then add/change/delete from notifications; a gap gives
   const events: WatchEvent[] = [];
   w.on('event', (e) => events.push(e));
   assert.is(fake.refs, 1, 'kept alive while someone listens');
-  const notify = (type: number, i: number, n: string, m = 1500) => fake.notify(new MessageWriter(type, 0).bytes(linkBody(i, n, m)).finish());
+  const notify = (type: number, i: number, n: string, m = 1500) =>
+    fake.notify(new MessageWriter(type, 0).bytes(linkBody(i, n, m)).finish());
   notify(RTM_NEWLINK, 3, 'b');
   notify(RTM_NEWLINK, 3, 'b', 9000);
   notify(RTM_NEWLINK, 3, 'b', 9000); // no change: no event
@@ -197,7 +200,9 @@ kernelTest(t, 'a watcher whose namespace name is deleted goes on until closed; t
     const events: WatchEvent[] = [];
     w.on('event', (e) => events.push(e));
     // A process inside the namespace keeps making changes after the name is gone.
-    const child = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', 'sleep 0.3; ip link add wd0 type bridge; ip link set wd0 up'], { stdio: 'ignore' });
+    const child = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', 'sleep 0.3; ip link add wd0 type bridge; ip link set wd0 up'], {
+      stdio: 'ignore',
+    });
     ip('netns', 'del', ns);
     await new Promise((r) => child.on('exit', r));
     await new Promise((r) => setTimeout(r, 200));

@@ -52,7 +52,16 @@ export const NUD: Record<string, number> = {
   PERMANENT: 0x80,
 };
 /** NTF_* flags by name. */
-export const NTF: Record<string, number> = { use: 0x01, self: 0x02, master: 0x04, proxy: 0x08, extern_learn: 0x10, offload: 0x20, sticky: 0x40, router: 0x80 };
+export const NTF: Record<string, number> = {
+  use: 0x01,
+  self: 0x02,
+  master: 0x04,
+  proxy: 0x08,
+  extern_learn: 0x10,
+  offload: 0x20,
+  sticky: 0x40,
+  router: 0x80,
+};
 
 export interface Neighbour {
   /** 4, 6, or 'bridge' for an FDB entry. */
@@ -156,10 +165,12 @@ function checkU(v: unknown, max: number, field: string): number {
  */
 export function neighbourRequest(verb: NeighVerb, dev: string | number, spec: NeighbourSpec): Request {
   checkDev(dev);
-  if (!FLAGS[verb] && verb !== 'del') throw new ValidationError('EINVALIDOP', `'${String(verb)}' is not add, replace, append or del`, 'verb');
+  if (!FLAGS[verb] && verb !== 'del')
+    throw new ValidationError('EINVALIDOP', `'${String(verb)}' is not add, replace, append or del`, 'verb');
   if (spec === null || typeof spec !== 'object') throw new ValidationError('EINVALIDOPTION', 'neighbour: not an object', 'spec');
   const dst = spec.dst === undefined ? undefined : parseCidr(spec.dst, 'dst');
-  if (dst && dst.prefixlen !== (dst.family === 4 ? 32 : 128)) throw new ValidationError('EINVALIDADDR', 'dst: a single address, no prefix', 'dst');
+  if (dst && dst.prefixlen !== (dst.family === 4 ? 32 : 128))
+    throw new ValidationError('EINVALIDADDR', 'dst: a single address, no prefix', 'dst');
   const lladdr = spec.lladdr === undefined ? undefined : spec.fdb ? checkFdbMac(spec.lladdr) : checkMac(spec.lladdr, 'lladdr');
   if (spec.fdb && lladdr === undefined) throw new ValidationError('EINVALIDMAC', 'lladdr: an FDB entry needs a MAC', 'lladdr');
   if (!spec.fdb && dst === undefined) throw new ValidationError('EINVALIDADDR', 'dst: a neighbour needs an IP address', 'dst');
@@ -167,7 +178,8 @@ export function neighbourRequest(verb: NeighVerb, dev: string | number, spec: Ne
     throw new ValidationError('EINVALIDMAC', 'lladdr: a neighbour needs a MAC', 'lladdr');
   const stateName = (spec.state ?? (spec.fdb ? (spec.self ? 'NOARP' : 'PERMANENT') : 'PERMANENT')).toUpperCase();
   const state = NUD[stateName];
-  if (state === undefined) throw new ValidationError('EINVALIDOPTION', `state: '${spec.state}' is not one of ${Object.keys(NUD).join(', ')}`, 'state');
+  if (state === undefined)
+    throw new ValidationError('EINVALIDOPTION', `state: '${spec.state}' is not one of ${Object.keys(NUD).join(', ')}`, 'state');
   const vlan = spec.vlan === undefined ? undefined : checkU(spec.vlan, 4094, 'vlan');
   const vni = spec.vni === undefined ? undefined : checkU(spec.vni, 0xffffff, 'vni');
   const port = spec.port === undefined ? undefined : checkU(spec.port, 65535, 'port');

@@ -133,7 +133,12 @@ interface Sync {
 export class Watcher extends EventEmitter {
   readonly objects: readonly WatchObject[];
   /** The state as the events so far describe it: per object kind, key -> state. */
-  readonly cache: { [O in WatchObject]: Map<string, StateOf[O]> } = { link: new Map(), addr: new Map(), route: new Map(), neigh: new Map() };
+  readonly cache: { [O in WatchObject]: Map<string, StateOf[O]> } = {
+    link: new Map(),
+    addr: new Map(),
+    route: new Map(),
+    neigh: new Map(),
+  };
   /** Resyncs done after the kernel dropped notifications. */
   resyncs = 0;
   private readonly socket: NetlinkSocket;
@@ -143,13 +148,17 @@ export class Watcher extends EventEmitter {
   private readers = 0;
   private closed = false;
   private readonly emitInitial: boolean;
+  /** With emitInitial: the snapshot's add events, handed to the first listener or iterator. */
+  private initial?: WatchEvent[];
 
   private constructor(options: WatchOptions) {
     super();
     this.objects = [...new Set(options.objects ?? WATCH_OBJECTS)];
     for (const o of this.objects)
-      if (!WATCH_OBJECTS.includes(o)) throw new HostwireError('EINVALIDOPTION', `objects: '${String(o)}' is not one of ${WATCH_OBJECTS.join(', ')}`);
+      if (!WATCH_OBJECTS.includes(o))
+        throw new HostwireError('EINVALIDOPTION', `objects: '${String(o)}' is not one of ${WATCH_OBJECTS.join(', ')}`);
     this.emitInitial = !!options.emitInitial;
+    if (this.emitInitial) this.initial = [];
     this.socket = openSocket({ netns: options.netns, transport: options.transport, rcvbuf: options.rcvbuf ?? 4 << 20, window: 4 });
     this.socket.on('notification', (m) => this.notification(m));
     this.socket.on('error', (e) => {
@@ -157,7 +166,14 @@ export class Watcher extends EventEmitter {
       else if (this.listenerCount('error')) this.emit('error', e);
     });
     // 'newListener' comes before the listener is added: hold now; let go when the last one leaves.
-    this.on('newListener', (ev) => ev === 'event' && !this.closed && this.socket.hold(true));
+    this.on('newListener', (ev) => {
+      if (ev !== 'event' || this.closed) return;
+      this.socket.hold(true);
+      const first = this.initial;
+      this.initial = undefined;
+      // After the listener is in place: the snapshot first, ahead of anything newer.
+      if (first?.length) queueMicrotask(() => first.forEach((e) => this.emit('event', e)));
+    });
     this.on('removeListener', (ev) => ev === 'event' && this.updateHold());
   }
 
@@ -170,6 +186,7 @@ export class Watcher extends EventEmitter {
     try {
       for (const o of w.objects) for (const g of KINDS[o].groups) w.socket.addMembership(g);
       await w.resync(false);
+      if (!w.emitInitial) w.initial = undefined;
       return w;
     } catch (e) {
       w.close();
@@ -301,7 +318,8 @@ export class Watcher extends EventEmitter {
   }
 
   private send(ev: WatchEvent): void {
-    this.emit('event', ev);
+    if (this.initial) this.initial.push(ev);
+    else this.emit('event', ev);
   }
 
   /** The events from now on; breaking out of the loop closes the watcher. */
