@@ -27,6 +27,7 @@ export const NOUNS: Readonly<Record<string, Entry>> = {
   route: { section: KERNEL, load: () => (require('./route') as typeof import('./route')).noun },
   firewall: { section: KERNEL, load: () => (require('./firewall') as typeof import('./firewall')).noun },
   batch: { section: KERNEL, load: () => (require('./batch') as typeof import('./batch')).noun },
+  monitor: { section: KERNEL, load: () => (require('./monitor') as typeof import('./monitor')).noun },
   net: { section: LIBVIRT, load: () => (require('./net') as typeof import('./net')).noun },
   domain: { section: LIBVIRT, load: () => (require('./domain') as typeof import('./domain')).noun },
   event: { section: LIBVIRT, load: () => (require('./event') as typeof import('./event')).noun },
