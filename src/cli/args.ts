@@ -20,7 +20,7 @@ import { HostwireError } from '../errors';
 
 /** One argument of a verb. T is what the verb gets: undefined when an optional one is absent. */
 export interface Arg<T> {
-  readonly kind: 'pos' | 'flag' | 'value';
+  readonly kind: 'pos' | 'flag' | 'value' | 'tail';
   /** The words that introduce it: a flag's spellings, a value's keywords, a positional's optional keywords. */
   readonly names: readonly string[];
   /** The placeholder of the value in the usage line (BR, N, on|off ...); a choice's words. */
@@ -134,6 +134,21 @@ export function value(
   };
 }
 
+/**
+ * A keyword that takes every word after it (`type KIND ARGS...`): what comes after is another
+ * parser's (a link kind's ip words). The verb gets the words, or undefined when absent.
+ */
+export function tail(name: string, meta: string, o: { required?: boolean } = {}): Arg<string[] | undefined> {
+  const required = o.required === true;
+  return {
+    kind: 'tail',
+    names: [name],
+    meta,
+    required,
+    take: (given) => (given !== undefined ? given.split('\u0000') : required ? refuse(`${name} ${meta} is required`) : undefined),
+  };
+}
+
 // ---- converters ----
 
 /** A number as ip takes one (digits, an optional fraction); range checks are the library's. */
@@ -211,6 +226,12 @@ function parseWords<S extends Spec>(spec: S, words: readonly string[], o: ParseO
       if (a.kind === 'flag') {
         given.set(key, { raw: w, name: w });
         continue;
+      }
+      if (a.kind === 'tail') {
+        if (i + 1 >= words.length) refuse(`${w} needs a value`);
+        given.set(key, { raw: words.slice(i + 1).join('\u0000'), name: w });
+        i = words.length;
+        break;
       }
       if (a.filler !== undefined && words[i + 1] === a.filler && i + 2 < words.length) i++;
       if (i + 1 >= words.length) refuse(`${w} needs a value`);

@@ -6,10 +6,11 @@ import { HostwireError } from '../errors';
 import type { BatchOp } from '../rtnl/batch';
 import type { Handle, LinkChange, LinkFilter } from '../rtnl/handle';
 import type { Link } from '../rtnl/link';
-import { flag, choice, number, oneOf, pos, refuse, value } from './args';
+import { flag, choice, number, pos, refuse, tail, value } from './args';
 import type { CliContext } from './context';
 import { natBridge } from './guards';
 import { verb, type Noun } from './verb';
+import { creatableKinds, getKind } from '../rtnl/kinds';
 
 /** A link as --json prints it. */
 function linkJson(l: Link, names: Map<number, string>) {
@@ -86,24 +87,44 @@ const show = verb('link show', {
 });
 
 /**
- * hostwire link add NAME type veth peer PEER [peer-netns NS2] | link add NAME type bridge.
- * Equivalent to: ip link add NAME type veth peer name PEER [netns NS2] | ip link add NAME type bridge
+ * hostwire link add [link DEV] NAME [mtu N] [address MAC] [master BR] [up] type KIND [ARGS]: any
+ * kind the registry can make (bridge, veth, vxlan, macvlan, macvtap, ifb ...), the words after
+ * `type KIND` read by the kind itself as ip reads them.
+ * Equivalent to: ip link add [link DEV] NAME [mtu N] [address MAC] [master BR] [up] type KIND [ARGS]
+ *   (ip link add vx0 type vxlan id 100 local A remote B dstport 4789 dev DEV;
+ *    ip link add mvt0 link DEV type macvtap mode bridge; ip link add v0 type veth peer name p0)
  */
 const add = verb('link add', {
   batch: true,
   args: {
     name: pos('NAME', { keyword: ['name', 'dev'] }),
-    type: value('type', 'veth|bridge', oneOf(['veth', 'bridge'] as const), { required: true }),
-    peer: value('peer', 'PEER', { filler: 'name' }),
-    peerNetns: value(['peer-netns', 'netns'], 'NS2'),
+    link: value('link', 'DEV'),
+    mtu: value('mtu', 'N', number),
+    address: value('address', 'MAC'),
+    master: value('master', 'BR'),
+    up: flag('up'),
+    type: tail('type', 'KIND [ARGS]', { required: true }),
   },
-  check: (a) => {
-    if (a.type === 'veth' && a.peer === undefined) refuse('type veth needs peer PEER');
+  change: (a): BatchOp => {
+    const [kind, ...words] = a.type as string[];
+    if (kind === 'tun' || kind === 'tap') refuse('tun and tap devices are made with tap add (ip tuntap add)');
+    const k = getKind(kind);
+    if (!k?.fromIp) refuse(`type ${kind}: not a kind hostwire can make (one of ${creatableKinds().join(', ')})`);
+    const common: Record<string, unknown> = {};
+    if (a.link !== undefined) common.link = a.link;
+    if (a.mtu !== undefined) common.mtu = a.mtu;
+    if (a.address !== undefined) common.address = a.address;
+    if (a.master !== undefined) common.master = a.master;
+    if (a.up) common.up = true;
+    const options = { ...(k.fromIp(words) as Record<string, unknown>), ...common };
+    if (kind === 'bridge') return { op: 'createBridge', name: a.name, options };
+    if (kind === 'veth') {
+      const { peer, ...rest } = options as { peer?: string };
+      if (peer === undefined) refuse('type veth needs peer PEER');
+      return { op: 'createVeth', name: a.name, peer: peer as string, options: rest };
+    }
+    return { op: 'createLink', name: a.name, kind, options };
   },
-  change: (a): BatchOp =>
-    a.type === 'bridge'
-      ? { op: 'createBridge', name: a.name, options: {} }
-      : { op: 'createVeth', name: a.name, peer: a.peer as string, options: { peerNetns: a.peerNetns } },
 });
 
 /**

@@ -13,6 +13,7 @@ import {
   IFLA_IFNAME,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
+  IFLA_LINK,
   IFLA_LINKINFO,
   IFLA_MASTER,
   IFLA_MTU,
@@ -66,6 +67,8 @@ export interface LinkCommon {
   address?: string;
   /** A master (bridge) to be a port of from the start (IFLA_MASTER). */
   master?: string | number;
+  /** The lower device (IFLA_LINK): macvlan's and macvtap's `link DEV`. */
+  link?: string | number;
   /** IFLA_IFALIAS. */
   alias?: string;
   /** IFLA_GROUP. */
@@ -141,6 +144,7 @@ export function linkCreate(name: string, kind: string, opts: object = {}): Reque
   const mtu = options.mtu === undefined ? undefined : checkMtu(options.mtu);
   const address = options.address === undefined ? undefined : checkMac(options.address);
   const master = options.master === undefined ? undefined : checkDev(options.master, 'master');
+  const lower = options.link === undefined ? undefined : checkDev(options.link, 'link');
   const alias = options.alias === undefined ? undefined : checkAlias(options.alias);
   const group = options.group === undefined ? undefined : checkGroup(options.group);
   const up = options.up === undefined ? undefined : checkBool(options.up, 'up');
@@ -152,7 +156,7 @@ export function linkCreate(name: string, kind: string, opts: object = {}): Reque
   return {
     op,
     dump: false,
-    needs: named(master),
+    needs: [...named(master), ...named(lower), ...(k.needs?.(data) ?? [])],
     netns: k.netns?.(data) ?? [],
     encode(ctx) {
       const w = new MessageWriter(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 160);
@@ -161,6 +165,7 @@ export function linkCreate(name: string, kind: string, opts: object = {}): Reque
       if (mtu !== undefined) w.u32(IFLA_MTU, mtu);
       if (address !== undefined) w.attr(IFLA_ADDRESS, parseMacBytes(address));
       if (master !== undefined) w.u32(IFLA_MASTER, masterIndex(master, ctx));
+      if (lower !== undefined) w.u32(IFLA_LINK, masterIndex(lower, ctx));
       if (alias !== undefined) w.string(IFLA_IFALIAS, alias);
       if (group !== undefined) w.u32(IFLA_GROUP, group);
       w.nest(IFLA_LINKINFO, () => {

@@ -5,6 +5,7 @@
 import { decodeTable, encodeTable, table } from '../attrs';
 import { ValidationError } from '../../errors';
 import type { LinkKind } from './kind';
+import { ipBool, ipInt, readIpWords, type IpWord } from './ipwords';
 
 export const IFLA_BR = table('IFLA_BR_', [
   ['IFLA_BR_FORWARD_DELAY', 'u32'],
@@ -153,8 +154,19 @@ function check(options: object): Record<string, unknown> {
   };
 }
 
+const IP: Record<string, IpWord> = {
+  stp_state: { key: 'stp', value: ipBool },
+  forward_delay: { key: 'forwardDelay', value: ipInt },
+  priority: { key: 'priority', value: ipInt },
+  vlan_filtering: { key: 'vlanFiltering', value: ipBool },
+  mcast_snooping: { key: 'mcastSnooping', value: ipBool },
+  ageing_time: { key: 'ageingTime', value: ipInt },
+  vlan_default_pvid: { key: 'vlanDefaultPvid', value: ipInt },
+};
+
 export const bridge: LinkKind = {
   kind: 'bridge',
+  fromIp: (words) => readIpWords('bridge', words, IP),
   data: IFLA_BR,
   slaveData: IFLA_BRPORT,
   check,

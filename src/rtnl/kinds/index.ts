@@ -4,6 +4,9 @@ import { bridge } from './bridge';
 import type { LinkKind } from './kind';
 import { tun } from './tun';
 import { veth } from './veth';
+import { vxlan } from './vxlan';
+import { macvlan, macvtap } from './macvlan';
+import { ifb } from './ifb';
 
 export type { EncodeContext, LinkKind } from './kind';
 
@@ -17,7 +20,7 @@ export function getKind(kind: string): LinkKind | undefined {
   return registry.get(kind);
 }
 
-for (const k of [bridge, veth, tun]) registerKind(k);
+for (const k of [bridge, veth, tun, vxlan, macvlan, macvtap, ifb]) registerKind(k);
 
 /** IFLA_INFO_DATA decoded by its kind's codec; undefined for kinds without one. */
 export function decodeInfoData(kind: string, buf: Buffer): Record<string, unknown> | undefined {
@@ -31,4 +34,9 @@ export function decodeInfoData(kind: string, buf: Buffer): Record<string, unknow
 export function decodeSlaveData(slaveKind: string, buf: Buffer): Record<string, unknown> | undefined {
   const k = registry.get(slaveKind);
   return k?.slaveData ? decodeTable(k.slaveData, buf) : undefined;
+}
+
+/** The kinds that can be made over rtnetlink, by name. */
+export function creatableKinds(): string[] {
+  return [...registry.values()].filter((k) => k.check && k.encodeData).map((k) => k.kind);
 }

@@ -32,6 +32,13 @@ export interface LinkKind {
   check?(options: object): object;
   /** Namespaces (by name) whose fds encodeData will ask the context for. */
   netns?(options: object): string[];
+  /** Link names whose indexes encodeData will ask the context for (vxlan's `dev`). */
+  needs?(options: object): string[];
+  /**
+   * The kind's options from ip's words after `type KIND` (`id 100 remote 10.0.0.2 dstport
+   * 4789`), for the CLI and batch files; throws ValidationError on a word it does not know.
+   */
+  fromIp?(words: readonly string[]): object;
   /** Writes the content of IFLA_INFO_DATA for checked options. */
   encodeData?(w: MessageWriter, options: object, ctx: EncodeContext): void;
 }

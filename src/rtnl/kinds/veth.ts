@@ -8,6 +8,7 @@ import { checkIfName, checkMac, checkMtu, checkNetnsName } from '../validate';
 import { ValidationError } from '../../errors';
 import type { MessageWriter } from '../wire';
 import type { EncodeContext, LinkKind } from './kind';
+import { ipInt, readIpWords, str, type IpWord } from './ipwords';
 
 export const VETH_INFO_PEER = 1;
 
@@ -44,8 +45,27 @@ function encodeData(w: MessageWriter, o: object, ctx: EncodeContext): void {
   });
 }
 
+/** ip's `peer [name] PEER [netns NS] [address MAC] [mtu N]` (the peer's own options). */
+function fromIp(words: readonly string[]): VethOptions {
+  const w: string[] = [...words];
+  if (w[0] === 'peer') {
+    w.shift();
+    if ((w[0] as string) === 'name') w.shift();
+    if (w.length) w.unshift('name');
+  }
+  const IP: Record<string, IpWord> = {
+    name: { key: 'peer', value: str },
+    netns: { key: 'peerNetns', value: str },
+    'peer-netns': { key: 'peerNetns', value: str },
+    address: { key: 'peerAddress', value: str },
+    mtu: { key: 'mtu', value: ipInt },
+  };
+  return readIpWords('veth', w, IP);
+}
+
 export const veth: LinkKind = {
   kind: 'veth',
+  fromIp,
   check,
   netns: (o) => ((o as VethOptions).peerNetns !== undefined ? [(o as VethOptions).peerNetns as string] : []),
   encodeData,
