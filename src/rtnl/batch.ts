@@ -29,6 +29,7 @@ import {
 } from './request';
 import type { NetlinkError } from './errors';
 import type { Link } from './link';
+import { neighbourRequest, type NeighVerb, type NeighbourSpec } from './neigh';
 
 export { GROUP_DELETE_MIN };
 
@@ -38,7 +39,9 @@ export type BatchOp =
   | { op: 'createVeth'; name: string; peer: string; options?: VethOptions }
   | { op: 'createLink'; name: string; kind: string; options?: LinkCommon | object }
   | { op: 'setLink'; dev: string | number; change: LinkChange }
-  | { op: 'delete'; dev: string | number };
+  | { op: 'delete'; dev: string | number }
+  | { op: 'neigh'; verb: Exclude<NeighVerb, 'append'>; dev: string | number; spec: Omit<NeighbourSpec, 'fdb'> }
+  | { op: 'fdb'; verb: NeighVerb; dev: string | number; spec: Omit<NeighbourSpec, 'fdb'> };
 
 export interface BatchOptions {
   /**
@@ -78,7 +81,8 @@ type Built =
   | { kind: 'tap'; spec: TunSpecNative }
   | { kind: 'create'; req: Request; name: string; peer?: string }
   | { kind: 'set'; req: Request; dev: string | number; change: LinkChange }
-  | { kind: 'delete'; req: Request; dev: string | number };
+  | { kind: 'delete'; req: Request; dev: string | number }
+  | { kind: 'other'; req: Request };
 
 /**
  * Builds (and so checks) one operation; throws ValidationError. The one normaliser every batch
@@ -102,6 +106,10 @@ export function buildOp(o: BatchOp, rollback = false): Built {
     case 'delete':
       if (rollback) throw new ValidationError('EINVALIDOP', 'a delete cannot be rolled back', 'op');
       return { kind: 'delete', req: linkDelete(o.dev), dev: o.dev };
+    case 'neigh':
+    case 'fdb':
+      if (rollback) throw new ValidationError('EINVALIDOP', `a ${o.op} change cannot be rolled back`, 'op');
+      return { kind: 'other', req: neighbourRequest(o.verb, o.dev, { ...o.spec, fdb: o.op === 'fdb' }) };
     default:
       throw new ValidationError('EINVALIDOP', `unknown batch operation '${(o as { op: string }).op}'`, 'op');
   }
@@ -216,6 +224,10 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             i = j - 1;
             break;
           }
+          case 'other':
+            for (const n of b.req.needs) if (!index.has(n)) await resolve(n);
+            sendOne(i, b.req);
+            break;
           case 'create':
             for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
             forget(b.name, b.peer);

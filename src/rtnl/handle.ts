@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import { randomInt } from 'crypto';
 import { SyscallError } from '../errors';
 import { kernelAddon, type NativeTunWorker, type TunResultNative, type TunSpecNative } from '../native';
-import { NETNS_DIR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE } from './constants';
+import { NETNS_DIR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE } from './constants';
 import { NetlinkError } from './errors';
 import { NetlinkSocket, readRecords, type ReplyCallback, type TransportFactory } from './socket';
 import { decodeLink, decodeLinkBrief, type Link } from './link';
@@ -33,6 +33,7 @@ import {
 } from './request';
 import { addressAdd, addressDelete, addressDump, decodeAddress, type Address, type AddressSpec } from './addr';
 import { RT_TABLE_MAIN, decodeRoute, routeAdd, routeDelete, routeDump, type Route, type RouteSpec } from './route';
+import { decodeNeighbour, neighbourDump, neighbourRequest, type NeighVerb, type Neighbour, type NeighbourSpec } from './neigh';
 import { DecodeError, type NetlinkMessage } from './wire';
 
 export { NETNS_DIR };
@@ -499,5 +500,48 @@ export class Handle {
    */
   async deleteRoute(spec: RouteSpec): Promise<void> {
     await this.send(routeDelete(spec));
+  }
+
+  /**
+   * Neighbours (the ARP and NDP caches), of one link or all.
+   * Equivalent to: ip [-4|-6] neigh show [dev DEV]
+   */
+  async listNeighbours(filter: { dev?: string | number; family?: 4 | 6 } = {}): Promise<Neighbour[]> {
+    const req = neighbourDump(filter.family, `neigh show${filter.dev !== undefined ? ` dev ${filter.dev}` : ''}`);
+    const index = filter.dev !== undefined ? await this.indexOf(filter.dev) : 0;
+    return (await this.decodeEach(await this.send(req), RTM_NEWNEIGH, decodeNeighbour)).filter(
+      (n) => n.family !== 'bridge' && (!index || n.index === index),
+    );
+  }
+
+  /**
+   * Adds, replaces or deletes a neighbour entry.
+   * Equivalent to: ip neigh add|replace|del ADDR [lladdr MAC] dev DEV [nud STATE]
+   */
+  async neighbour(verb: Exclude<NeighVerb, 'append'>, dev: string | number, spec: Omit<NeighbourSpec, 'fdb'>): Promise<void> {
+    await this.send(neighbourRequest(verb, dev, { ...spec, fdb: false }));
+  }
+
+  /**
+   * The bridge forwarding database: learned and static MACs of bridge ports and of VXLAN
+   * devices (with their remote `dst`), of one device or master, or all.
+   * Equivalent to: bridge fdb show [dev DEV] [br BR]
+   */
+  async listFdb(filter: { dev?: string | number; master?: string | number } = {}): Promise<Neighbour[]> {
+    const req = neighbourDump('bridge');
+    const index = filter.dev !== undefined ? await this.indexOf(filter.dev) : 0;
+    const master = filter.master !== undefined ? await this.indexOf(filter.master) : 0;
+    return (await this.decodeEach(await this.send(req), RTM_NEWNEIGH, decodeNeighbour)).filter(
+      (n) => n.family === 'bridge' && (!index || n.index === index) && (!master || n.master === master || n.index === master),
+    );
+  }
+
+  /**
+   * Adds, appends (another remote for the same MAC: a unicast flood list), replaces or deletes
+   * an FDB entry. `self` (default) is the device's own table (VXLAN's), `master` the bridge's.
+   * Equivalent to: bridge fdb add|append|replace|del MAC dev DEV [dst IP] [vni N] [port P] [vlan V] [self] [master] [static|permanent]
+   */
+  async fdb(verb: NeighVerb, dev: string | number, spec: Omit<NeighbourSpec, 'fdb'>): Promise<void> {
+    await this.send(neighbourRequest(verb, dev, { ...spec, fdb: true }));
   }
 }
