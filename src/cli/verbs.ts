@@ -27,6 +27,7 @@ export const NOUNS: Readonly<Record<string, Entry>> = {
   route: { section: KERNEL, load: () => (require('./route') as typeof import('./route')).noun },
   neigh: { section: KERNEL, load: () => (require('./neigh') as typeof import('./neigh')).noun },
   fdb: { section: KERNEL, load: () => (require('./fdb') as typeof import('./fdb')).noun },
+  qos: { section: KERNEL, load: () => (require('./qos') as typeof import('./qos')).noun },
   firewall: { section: KERNEL, load: () => (require('./firewall') as typeof import('./firewall')).noun },
   batch: { section: KERNEL, load: () => (require('./batch') as typeof import('./batch')).noun },
   monitor: { section: KERNEL, load: () => (require('./monitor') as typeof import('./monitor')).noun },

@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import { randomInt } from 'crypto';
-import { SyscallError } from '../errors';
+import { SyscallError, ValidationError } from '../errors';
 import { kernelAddon, type NativeTunWorker, type TunResultNative, type TunSpecNative } from '../native';
 import { NETNS_DIR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE } from './constants';
 import { NetlinkError } from './errors';
@@ -34,6 +34,23 @@ import {
 import { addressAdd, addressDelete, addressDump, decodeAddress, type Address, type AddressSpec } from './addr';
 import { RT_TABLE_MAIN, decodeRoute, routeAdd, routeDelete, routeDump, type Route, type RouteSpec } from './route';
 import { decodeNeighbour, neighbourDump, neighbourRequest, type NeighVerb, type Neighbour, type NeighbourSpec } from './neigh';
+import {
+  checkRate,
+  classDump,
+  decodeTc,
+  htbClass,
+  htbQdisc,
+  ifbName,
+  ingressQdisc,
+  qdiscDelete,
+  qdiscDump,
+  rateOf,
+  redirectFilter,
+  RTM_NEWQDISC,
+  RTM_NEWTCLASS,
+  TC,
+  type Bandwidth,
+} from './qos';
 import { DecodeError, type NetlinkMessage } from './wire';
 
 export { NETNS_DIR };
@@ -543,5 +560,81 @@ export class Handle {
    */
   async fdb(verb: NeighVerb, dev: string | number, spec: Omit<NeighbourSpec, 'fdb'>): Promise<void> {
     await this.send(neighbourRequest(verb, dev, { ...spec, fdb: true }));
+  }
+
+  /**
+   * Sets a port's bandwidth as libvirt's <bandwidth> does (inbound: HTB on the port's egress;
+   * outbound: the port's ingress redirected to an ifb carrying HTB; see qos.ts), replacing any
+   * earlier limits. Both directions are checked before anything changes, and a failure part-way
+   * removes what was made.
+   * Equivalent to: virsh domiftune DOM DEV --inbound AVG,PEAK,BURST --outbound AVG,PEAK,BURST
+   *   (tc qdisc add dev DEV root handle 1: htb default 1; tc class add ... htb rate ...; ip link add hwqN type ifb;
+   *    tc qdisc add dev DEV handle ffff: ingress; tc filter add ... action mirred egress redirect dev hwqN ...)
+   */
+  async setQos(dev: string | number, bw: Bandwidth): Promise<void> {
+    checkDev(dev);
+    if (!bw || typeof bw !== 'object' || (bw.inbound === undefined && bw.outbound === undefined))
+      throw new ValidationError('EINVALIDOPTION', 'qos: --inbound and/or --outbound', 'bandwidth');
+    const inbound = bw.inbound === undefined ? undefined : checkRate(bw.inbound, 'inbound');
+    const outbound = bw.outbound === undefined ? undefined : checkRate(bw.outbound, 'outbound');
+    const ix = await this.indexOf(dev);
+    await this.clearQos(ix);
+    try {
+      if (inbound) {
+        await this.send(htbQdisc(ix));
+        await this.send(htbClass(ix, inbound));
+      }
+      if (outbound) {
+        const ifb = ifbName(ix);
+        await this.send(linkCreate(ifb, 'ifb', { up: true, alias: `hostwire qos of ${ix}` }));
+        await this.send(htbQdisc(ifb));
+        await this.send(htbClass(ifb, outbound));
+        await this.send(ingressQdisc(ix));
+        await this.send(redirectFilter(ix, ifb));
+      }
+    } catch (e) {
+      await this.clearQos(ix).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * A port's bandwidth, read back from its qdiscs and classes (and its ifb's).
+   * Equivalent to: virsh domiftune DOM DEV (tc qdisc show dev DEV; tc class show dev DEV)
+   */
+  async getQos(dev: string | number): Promise<Bandwidth> {
+    const ix = await this.indexOf(dev);
+    const out: Bandwidth = {};
+    const qdiscs = await this.decodeEach(await this.send(qdiscDump()), RTM_NEWQDISC, decodeTc);
+    const rateOn = async (index: number) => {
+      if (!qdiscs.some((q) => q.index === index && q.kind === 'htb' && q.parent === TC.TC_H_ROOT)) return undefined;
+      const classes = await this.decodeEach(await this.send(classDump(index)), RTM_NEWTCLASS, decodeTc);
+      const c = classes.find((x) => x.handle === TC.HTB_CLASS);
+      return c ? rateOf(c) : undefined;
+    };
+    const inbound = await rateOn(ix);
+    if (inbound) out.inbound = inbound;
+    if (qdiscs.some((q) => q.index === ix && q.kind === 'ingress')) {
+      const ifb = await this.getLink(ifbName(ix)).catch(() => undefined);
+      const outbound = ifb ? await rateOn(ifb.index) : undefined;
+      if (outbound) out.outbound = outbound;
+    }
+    return out;
+  }
+
+  /**
+   * Removes a port's bandwidth limits: its root and ingress qdiscs and its ifb. Limits that are
+   * not there are not an error.
+   * Equivalent to: tc qdisc del dev DEV root; tc qdisc del dev DEV ingress; ip link del hwqN
+   */
+  async clearQos(dev: string | number): Promise<void> {
+    const ix = await this.indexOf(dev);
+    const absent = (e: unknown) => {
+      const code = (e as { code?: string }).code;
+      if (code !== 'ENOENT' && code !== 'EINVAL' && code !== 'ENODEV') throw e;
+    };
+    await this.send(qdiscDelete(ix, 'root')).catch(absent);
+    await this.send(qdiscDelete(ix, 'ingress')).catch(absent);
+    await this.send(linkDelete(ifbName(ix))).catch(absent);
   }
 }
