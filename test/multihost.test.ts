@@ -172,4 +172,31 @@ kernelTest(t, 'CLI: link add type vxlan and macvtap as ip writes them; fdb and n
   }),
 );
 
+kernelTest(t, 'macvtap queues handed over for qemu: /dev/tapN opened in the namespace, vnet_hdr, two queues', () =>
+  withNetns(async (ns) => {
+    ip('-n', ns, 'link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1');
+    const h = new Handle({ netns: ns });
+    try {
+      await h.createLink('mvt0', 'macvtap', { link: 'u0', mode: 'bridge' });
+      const tap = await h.openMacvtap('mvt0', { queues: 2, vnetHdr: true });
+      assert.is(tap.queues.length, 2);
+      const index = (await h.getLink('mvt0')).index;
+      assert.is(tap.index, index);
+      for (const q of tap.queues) {
+        const target = require('fs').readlinkSync(`/proc/self/fd/${q.fd}`);
+        assert.match(target, new RegExp(`hostwire-tap${index}`));
+      }
+      const fds = tap.queues.map((q) => q.fd);
+      tap.queues.forEach((q) => q.close());
+      for (const fd of fds) assert.throws(() => require('fs').readlinkSync(`/proc/self/fd/${fd}`), 'closed');
+      const e = await h.openMacvtap('u0').catch((x) => x);
+      assert.is(e.code, 'ENODEV', 'not a macvtap');
+      const bad = await h.openMacvtap('mvt0', { queues: 0 }).catch((x) => x);
+      assert.is(bad.code, 'EINVALIDOPTION');
+    } finally {
+      h.close();
+    }
+  }),
+);
+
 t.run();

@@ -7,8 +7,12 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,6 +42,7 @@ struct TunSpec {
   bool hasMac = false;
   unsigned char mac[6] = {};
   int mtu = 0;
+  bool macvtap = false;  // open the queues of an existing macvtap instead of making a tap
 };
 
 struct TunResult {
@@ -96,6 +101,73 @@ TunResult CreateOne(const TunSpec& s, int ctl) {
   return r;
 }
 
+// The character device of a macvtap (/dev/tapIFINDEX, which udev would make) is found through
+// sysfs as this network namespace sees it. So the worker thread, the first time, moves into a
+// private mount namespace of its own (this thread only; the process's mounts are untouched),
+// mounts sysfs afresh there (it then shows this thread's network namespace) and a tmpfs on
+// /tmp to make the device node in. The node is unlinked once its queues are open.
+int PrepareMounts(std::string& syscall) {
+  static thread_local int state = 0;  // 0: not yet, 1: ready, else the errno it failed with
+  if (state == 1) return 0;
+  if (state != 0) return state;
+  auto failed = [&](const char* call) { return syscall = call, state = errno ? errno : EIO; };
+  if (unshare(CLONE_NEWNS) != 0) return failed("unshare");
+  if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return failed("mount");
+  umount2("/sys", MNT_DETACH);  // may not be a mount point: then sysfs goes over the directory
+  if (mount("sysfs", "/sys", "sysfs", 0, nullptr) != 0) return failed("mount(sysfs)");
+  if (mount("tmpfs", "/tmp", "tmpfs", 0, "mode=0700") != 0) return failed("mount(tmpfs)");
+  state = 1;
+  return 0;
+}
+
+// Opens `queues` fds of an existing macvtap, with the flags (IFF_TAP | IFF_NO_PI, and
+// IFF_VNET_HDR) set on each, as libvirt does for qemu.
+TunResult OpenMacvtap(const TunSpec& s, int ctl) {
+  TunResult r;
+  auto fail = [&](const char* syscall, int err = 0) {
+    r.err = err ? err : errno;
+    r.syscall = syscall;
+    for (int fd : r.fds) close(fd);
+    r.fds.clear();
+    r.ifindex = 0;
+    return r;
+  };
+  ifreq ifr{};
+  strncpy(ifr.ifr_name, s.name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(ctl, SIOCGIFINDEX, &ifr) != 0) return fail("ioctl(SIOCGIFINDEX)");
+  int ifindex = ifr.ifr_ifindex;
+  std::string syscall;
+  if (int err = PrepareMounts(syscall)) return fail(syscall.c_str(), err);
+  std::string devFile = "/sys/class/net/" + s.name + "/macvtap/tap" + std::to_string(ifindex) + "/dev";
+  int dfd = open(devFile.c_str(), O_RDONLY | O_CLOEXEC);
+  if (dfd < 0) return fail("open", errno == ENOENT ? ENODEV : errno);  // not a macvtap
+  char buf[32] = {};
+  ssize_t n = read(dfd, buf, sizeof buf - 1);
+  close(dfd);
+  unsigned major = 0, minor = 0;
+  if (n <= 0 || sscanf(buf, "%u:%u", &major, &minor) != 2) return fail("read", EIO);
+  std::string node = "/tmp/hostwire-tap" + std::to_string(ifindex);
+  unlink(node.c_str());
+  if (mknod(node.c_str(), S_IFCHR | 0600, makedev(major, minor)) != 0) return fail("mknod");
+  for (int q = 0; q < s.queues; q++) {
+    int fd = open(node.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      unlink(node.c_str());
+      return fail("open");
+    }
+    r.fds.push_back(fd);
+    ifreq f{};
+    f.ifr_flags = static_cast<short>(s.flags);
+    if (ioctl(fd, TUNSETIFF, &f) != 0) {
+      unlink(node.c_str());
+      return fail("ioctl(TUNSETIFF)");
+    }
+  }
+  unlink(node.c_str());
+  r.ifindex = ifindex;
+  return r;
+}
+
 // Reads what TypeScript validated (src/rtnl/kinds/tunspec.ts). A value of the wrong type is a
 // TypeError naming it ("specs[2].name"), thrown here; returns false then.
 bool ParseSpecs(Napi::Env env, Napi::Array arr, std::vector<TunSpec>* out) {
@@ -126,7 +198,8 @@ bool ParseSpecs(Napi::Env env, Napi::Array arr, std::vector<TunSpec>* out) {
         !field("mtu", &s.mtu, false, "a 32-bit signed integer, null or undefined") ||
         !field("keepFds", &s.keepFds, false, "a boolean, null or undefined") ||
         !field("persist", &s.persist, false, "a boolean, null or undefined") ||
-        !field("mac", &mac, false, "a Buffer, null or undefined"))
+        !field("mac", &mac, false, "a Buffer, null or undefined") ||
+        !field("macvtap", &s.macvtap, false, "a boolean, null or undefined"))
       return false;
     if (hasOwner) s.owner = owner;
     if (hasGroup) s.group = group;
@@ -242,7 +315,7 @@ class TunWorker : public Napi::ObjectWrap<TunWorker> {
         job->syscall = startCall;
       } else {
         job->results.reserve(job->specs.size());
-        for (const TunSpec& s : job->specs) job->results.push_back(CreateOne(s, ctl));
+        for (const TunSpec& s : job->specs) job->results.push_back(s.macvtap ? OpenMacvtap(s, ctl) : CreateOne(s, ctl));
       }
       {
         std::lock_guard<std::mutex> lock(mu_);

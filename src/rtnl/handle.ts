@@ -9,7 +9,17 @@ import * as fs from 'fs';
 import { randomInt } from 'crypto';
 import { SyscallError, ValidationError } from '../errors';
 import { kernelAddon, type NativeTunWorker, type TunResultNative, type TunSpecNative } from '../native';
-import { NETNS_DIR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE } from './constants';
+import {
+  IFF_MULTI_QUEUE,
+  IFF_NO_PI,
+  IFF_TAP,
+  IFF_VNET_HDR,
+  NETNS_DIR,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+  RTM_NEWROUTE,
+} from './constants';
 import { NetlinkError } from './errors';
 import { NetlinkSocket, readRecords, type ReplyCallback, type TransportFactory } from './socket';
 import { decodeLink, decodeLinkBrief, type Link } from './link';
@@ -17,7 +27,7 @@ import type { BridgeOptions } from './kinds/bridge';
 import type { VethOptions } from './kinds/veth';
 import { tunSpec, type TapOptions } from './kinds/tunspec';
 import { TapQueue, type TapDevice } from './tap';
-import { checkDev, checkNetnsName } from './validate';
+import { checkDev, checkIfName, checkNetnsName } from './validate';
 import {
   NO_CONTEXT,
   linkCreate,
@@ -437,6 +447,27 @@ export class Handle {
    */
   async createTaps(taps: Array<{ name: string; options?: TapOptions }>): Promise<Array<TapDevice | SyscallError>> {
     return this.createTunDevices(taps.map((t) => tunSpec(t.name, t.options)));
+  }
+
+  /**
+   * Opens the queues of a macvtap (its /dev/tapN character device, found through sysfs as the
+   * handle's namespace sees it; no udev needed) and hands their fds over as createTap does with
+   * keepFds, for qemu: IFF_VNET_HDR with vnetHdr, several queues with queues > 1.
+   * Equivalent to: exec 3<>/dev/tap$(cat /sys/class/net/DEV/ifindex) (libvirt's macvtap open for qemu)
+   */
+  async openMacvtap(dev: string, options: { queues?: number; vnetHdr?: boolean } = {}): Promise<TapDevice> {
+    checkIfName(dev, 'dev');
+    const queues = options.queues ?? 1;
+    if (!Number.isInteger(queues) || queues < 1 || queues > 256)
+      throw new ValidationError('EINVALIDOPTION', `queues: '${String(options.queues)}' is not 1-256`, 'queues');
+    if (options.vnetHdr !== undefined && typeof options.vnetHdr !== 'boolean')
+      throw new ValidationError('EINVALIDOPTION', 'vnetHdr: true or false', 'vnetHdr');
+    let flags = IFF_TAP | IFF_NO_PI;
+    if (options.vnetHdr) flags |= IFF_VNET_HDR;
+    if (queues > 1) flags |= IFF_MULTI_QUEUE;
+    const [r] = await this.createTunDevices([{ name: dev, flags, queues, keepFds: true, persist: false, macvtap: true }]);
+    if (r instanceof Error) throw r;
+    return r;
   }
 
   /** Already-checked specs (tunSpec) to the worker, one result per spec. */
