@@ -108,7 +108,7 @@ kernelTest(t, '200 taps made and deleted by batch leave nothing; 1,000 cycles le
   }),
 );
 
-kernelTest(t, 'queue fds the caller drops are closed when collected', () =>
+kernelTest(t, 'queue fds stay open until closed or taken: the collector never closes a number the caller may hold', () =>
   withHandle(async (h) => {
     const v8 = require('v8');
     const vm = require('vm');
@@ -116,16 +116,40 @@ kernelTest(t, 'queue fds the caller drops are closed when collected', () =>
     const gc = vm.runInNewContext('gc') as () => void;
     await h.createTap('warm0'); // the handle's tun worker and its control socket now exist
     const before = fdCount();
+    const taken: number[] = [];
     await (async () => {
       const tap = await h.createTap('drop0', { multiQueue: true, queues: 3, keepFds: true });
       assert.is(tap.queues.length, 3);
+      taken.push(tap.queues[0].fd); // as if passed to qemu, then the TapQueue dropped
     })();
     assert.is(fdCount(), before + 3);
-    for (let i = 0; i < 20 && fdCount() > before; i++) {
+    for (let i = 0; i < 5; i++) {
       gc();
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert.is(fdCount(), before, 'the FinalizationRegistry closed them');
+    assert.is(fdCount(), before + 3, 'dropping TapQueues closes nothing');
+    assert.match(require('fs').readlinkSync(`/proc/self/fd/${taken[0]}`), /tun/, 'the number handed out is still the tap queue');
+    const tap = await h.createTap('own0', { multiQueue: true, queues: 2, keepFds: true });
+    const fd = tap.queues[0].take();
+    assert.is(tap.queues[0].fd, -1);
+    assert.throws(() => tap.queues[0].take(), /already closed or taken/);
+    tap.queues[0].close(); // a no-op once taken
+    tap.queues[1].close();
+    tap.queues[1].close(); // twice: once
+    assert.match(require('fs').readlinkSync(`/proc/self/fd/${fd}`), /tun/, "a taken fd is the caller's, still open");
+    require('fs').closeSync(fd);
+    // Clean up what this test left open on purpose.
+    for (const l of require('fs').readdirSync('/proc/self/fd')) {
+      const n = Number(l);
+      if (n >= 3 && !Number.isNaN(n) && fdCount() > before) {
+        try {
+          if (/tun/.test(require('fs').readlinkSync(`/proc/self/fd/${n}`))) require('fs').closeSync(n);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    assert.is(fdCount(), before);
   }),
 );
 

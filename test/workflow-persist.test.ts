@@ -171,4 +171,36 @@ kernelTest(test, 'the live setup is read from the kernel; CLI to stdout and into
   }, 'ps');
 });
 
+kernelTest(test, 'a full disk or a read-only directory under bridge persist --dir: a typed error and no half-written file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hwpersist-'));
+  try {
+    const script = `
+      const fs = require('fs');
+      const { writeRendered } = require(${JSON.stringify(path.resolve(__dirname, '../src/workflow/persist.js'))});
+      const files = [{ name: 'a.netdev', text: 'x'.repeat(3000), mode: 0o644 }, { name: 'b.network', text: 'y'.repeat(6000), mode: 0o644 }];
+      const out = {};
+      try { writeRendered(process.argv[1] + '/full', files); out.full = 'ok'; } catch (e) { out.full = e.code; }
+      out.fullLeft = fs.readdirSync(process.argv[1] + '/full');
+      try { writeRendered(process.argv[1] + '/ro', files); out.ro = 'ok'; } catch (e) { out.ro = e.code; }
+      out.roLeft = fs.readdirSync(process.argv[1] + '/ro');
+      console.log(JSON.stringify(out));`;
+    // A private mount namespace: an 8 KiB tmpfs (room for the first file, not the second) and a read-only one.
+    fs.mkdirSync(path.join(dir, 'full'));
+    fs.mkdirSync(path.join(dir, 'ro'));
+    const sh = `mount -t tmpfs -o size=8k tmpfs "$1/full" && mount -t tmpfs -o ro tmpfs "$1/ro" && exec "$2" -e "$3" "$1"`;
+    const r = require('child_process').spawnSync(
+      'unshare',
+      ['-m', '--propagation', 'private', 'sh', '-c', sh, 'sh', dir, process.execPath, script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.is(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out, { full: 'ENOSPC', fullLeft: [], ro: 'EROFS', roLeft: [] });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -7,7 +7,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { HostwireError, ValidationError } from '../errors';
+import { HostwireError, SyscallError, ValidationError } from '../errors';
 import type { NetlinkError } from '../rtnl/errors';
 import type { Handle } from '../rtnl/handle';
 import { RTPROT_KERNEL } from '../rtnl/route';
@@ -215,14 +215,42 @@ export function renderBridgeSetup(s: BridgeSetup, format: PersistFormat): Render
 
 /**
  * Writes rendered files into DIR (made if missing). Refuses, before writing anything, when any
- * of them exists ('EEXIST'): persisted configuration is never overwritten silently.
+ * of them exists ('EEXIST'): persisted configuration is never overwritten silently. Each file is
+ * written to a temporary file in DIR, flushed, and renamed into place (link(2), which also
+ * refuses an existing name), so a full disk or a read-only directory leaves no half-written
+ * file: either a whole file appears or none, and on a failure the files already placed by this
+ * call are removed again. Errors keep the system's code (ENOSPC, EROFS, EACCES ...).
  */
 export function writeRendered(dir: string, files: RenderedFile[]): string[] {
   const paths = files.map((f) => path.join(dir, f.name));
   for (const p of paths)
     if (fs.existsSync(p)) throw new HostwireError('EEXIST', `${p} already exists; remove it first or choose another --dir`);
-  fs.mkdirSync(dir, { recursive: true });
-  files.forEach((f, i) => fs.writeFileSync(paths[i], f.text, { mode: f.mode, flag: 'wx' }));
+  const placed: string[] = [];
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    files.forEach((f, i) => {
+      const tmp = path.join(dir, `.${f.name}.hostwire-${process.pid}-${i}.tmp`);
+      try {
+        const fd = fs.openSync(tmp, 'wx', f.mode);
+        try {
+          fs.writeFileSync(fd, f.text);
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        fs.linkSync(tmp, paths[i]); // like rename, but never over an existing file
+        placed.push(paths[i]);
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
+    });
+  } catch (e) {
+    for (const p of placed) fs.rmSync(p, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    if (err.code && err.syscall)
+      throw new SyscallError(err.code, -(err.errno ?? 0), err.syscall, `bridge persist: ${err.message}`, err.path);
+    throw e;
+  }
   return paths;
 }
 
