@@ -1,8 +1,9 @@
 /** Kernel tier: the batch API's semantics (results, partial failure, stop, rollback). */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
-import { ip, ipJson, kernelTest, withHandle } from './helpers/kernel';
+import { ip, ipJson, kernelTest, withHandle, withNetns } from './helpers/kernel';
 
 const t = suite('batch');
 const codes = (r: Awaited<ReturnType<typeof runBatch>>) => r.results.map((x) => (x.ok ? 'ok' : (x.error as any).code));
@@ -157,6 +158,44 @@ kernelTest(t, 'renames, moves to another namespace and masters by name in one ba
       .map((l: { ifname: string }) => l.ifname)
       .sort();
     assert.equal(ports, ['rv1', 'rv2']);
+  }),
+);
+
+kernelTest(t, 'ENOBUFS in the middle of a batch: every result says exactly what the kernel did', () =>
+  withNetns(async (ns) => {
+    const names = Array.from({ length: 1500 }, (_, i) => `nb${i}`);
+    const prep = new Handle({ netns: ns });
+    try {
+      assert.is(
+        (
+          await runBatch(
+            prep,
+            names.map((name): BatchOp => ({ op: 'createTap', name })),
+          )
+        ).failed,
+        0,
+      );
+    } finally {
+      prep.close();
+    }
+    // A window far beyond what a 4 KiB receive buffer holds: replies are dropped mid-batch.
+    const h = new Handle({ netns: ns, window: 5000, rcvbuf: 4096 });
+    try {
+      let overflows = 0;
+      h.socket.on('error', (e) => (overflows += (e as any).code === 'ENOBUFS' ? 1 : 0));
+      const ops: BatchOp[] = names.map((dev, i) => ({ op: 'setLink', dev, change: i % 2 ? { up: true } : { mtu: 1400 } }));
+      const r = await runBatch(h, ops);
+      assert.ok(overflows > 0, 'the kernel dropped replies');
+      const links = new Map(ipJson('-n', ns, 'link', 'show').map((l: { ifname: string; flags: string[]; mtu: number }) => [l.ifname, l]));
+      r.results.forEach((res, i) => {
+        const l = links.get(names[i]) as { flags: string[]; mtu: number };
+        const inEffect = i % 2 ? l.flags.includes('UP') : l.mtu === 1400;
+        assert.is(res.ok, inEffect, `${names[i]}: ok exactly when the change is in effect`);
+        if (!res.ok) assert.is((res.error as any).code, 'ENOBUFS');
+      });
+    } finally {
+      h.close();
+    }
   }),
 );
 

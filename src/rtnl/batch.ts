@@ -286,6 +286,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
     for (const fd of fds.values()) fs.closeSync(fd);
   }
 
+  await settleLostReplies(h, built, results);
   const final = results.map((r) => r ?? { ok: false as const, error: skipped() });
   const report: BatchReport = { results: final, failed: final.filter((r) => !r.ok).length, rollbackErrors: [], rolledBack: false };
   if (options.rollback && report.failed) {
@@ -300,6 +301,49 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
     }
   }
   return report;
+}
+
+/**
+ * A request whose reply the kernel dropped (ENOBUFS: the receive queue overflowed) may or may
+ * not have been carried out. One dump settles it: a creation is ok when the link is there with
+ * its kind, a delete when it is gone, a change when the link shows it. Otherwise the result
+ * stays an ENOBUFS error, now meaning "not in effect". So a result is ok exactly when the kernel
+ * state has it. (Neighbour and FDB changes are left as ENOBUFS: unknown.)
+ */
+async function settleLostReplies(h: Handle, built: Array<Built | undefined>, results: Array<BatchResult | undefined>): Promise<void> {
+  const lost = results.flatMap((r, i) => (r && !r.ok && (r.error as { code?: string }).code === 'ENOBUFS' && built[i] ? [i] : []));
+  if (!lost.length) return;
+  let links: Link[];
+  try {
+    links = await h.listLinks();
+  } catch {
+    return; // still overflowing, or worse: the results stay as they are
+  }
+  const byName = new Map(links.map((l) => [l.name, l]));
+  const byIndex = new Map(links.map((l) => [l.index, l]));
+  const find = (dev: string | number) => (typeof dev === 'number' ? byIndex.get(dev) : byName.get(dev));
+  for (const i of lost) {
+    const b = built[i] as Built;
+    let done = false;
+    if (b.kind === 'create') done = byName.has(b.name);
+    else if (b.kind === 'tap') done = byName.has(b.spec.name);
+    else if (b.kind === 'delete') done = !find(b.dev);
+    else if (b.kind === 'set') {
+      const c = b.change;
+      const l = c.name !== undefined ? byName.get(c.name) : find(b.dev);
+      const master = typeof c.master === 'string' ? byName.get(c.master)?.index : c.master;
+      done =
+        !!l &&
+        c.netns === undefined &&
+        (c.up === undefined || l.up === c.up) &&
+        (c.mtu === undefined || l.mtu === c.mtu) &&
+        (c.address === undefined || l.address === c.address) &&
+        (c.master === undefined || (c.master === null ? l.master === null : l.master === master)) &&
+        (c.alias === undefined || (l.alias ?? '') === c.alias) &&
+        (c.group === undefined || (l.group ?? 0) === c.group);
+    }
+    if (done) results[i] = { ok: true };
+  }
 }
 
 /** The change that puts back what `change` altered on `before`. */
