@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <stdio.h>
@@ -52,9 +54,37 @@ struct TunResult {
   std::vector<int> fds;
 };
 
+// Runs the device's pending link-watch event now. Closing the last queue fd of a persistent tap
+// turns its carrier off, and the kernel queues a link-watch event that it works through at about
+// 100 devices a second; until it does, the tap's operstate stays UNKNOWN, which a bridge takes
+// for up, so attaching it enables the port and walks every port of the bridge (and detaching
+// walks them again). An RTM_GETLINK of the device runs its pending event at once
+// (rtnl_getlink -> linkwatch_sync_dev, Linux 6.7): the tap is DOWN when it is attached, as it
+// should be. Cheap while the tap is down (no dev_deactivate). Best effort: errors are ignored.
+void SyncLinkWatch(int nl, int ifindex) {
+  if (nl < 0) return;
+  struct {
+    nlmsghdr h;
+    ifinfomsg i;
+    rtattr a;
+    uint32_t mask;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = RTM_GETLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST;
+  req.i.ifi_index = ifindex;
+  req.a.rta_type = IFLA_EXT_MASK;
+  req.a.rta_len = RTA_LENGTH(sizeof(uint32_t));
+  req.mask = RTEXT_FILTER_SKIP_STATS;
+  if (send(nl, &req, sizeof req, 0) < 0) return;
+  char buf[8192];
+  while (recv(nl, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  }
+}
+
 // Creates one device. Everything is configured before TUNSETPERSIST, so a failure at any step
 // closes the queue fds and the kernel removes the half-made device: nothing is left behind.
-TunResult CreateOne(const TunSpec& s, int ctl) {
+TunResult CreateOne(const TunSpec& s, int ctl, int nl) {
   TunResult r;
   auto fail = [&](const char* syscall) {
     r.err = errno;
@@ -97,6 +127,7 @@ TunResult CreateOne(const TunSpec& s, int ctl) {
   if (!s.keepFds) {
     for (int fd : r.fds) close(fd);
     r.fds.clear();
+    if (s.persist) SyncLinkWatch(nl, r.ifindex);  // the carrier just went off
   }
   return r;
 }
@@ -296,10 +327,12 @@ class TunWorker : public Napi::ObjectWrap<TunWorker> {
       }
       if (nsfd >= 0) close(nsfd);
     }
-    int ctl = -1;
+    int ctl = -1, nl = -1;
     if (startErr == 0) {
       ctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (ctl < 0) startErr = errno, startCall = "socket";
+      // For SyncLinkWatch; without it taps are still made, only slower to attach.
+      nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     }
     for (;;) {
       Job* job;
@@ -315,7 +348,7 @@ class TunWorker : public Napi::ObjectWrap<TunWorker> {
         job->syscall = startCall;
       } else {
         job->results.reserve(job->specs.size());
-        for (const TunSpec& s : job->specs) job->results.push_back(s.macvtap ? OpenMacvtap(s, ctl) : CreateOne(s, ctl));
+        for (const TunSpec& s : job->specs) job->results.push_back(s.macvtap ? OpenMacvtap(s, ctl) : CreateOne(s, ctl, nl));
       }
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -324,6 +357,7 @@ class TunWorker : public Napi::ObjectWrap<TunWorker> {
       uv_async_send(async_);
     }
     if (ctl >= 0) close(ctl);
+    if (nl >= 0) close(nl);
   }
 
   // On the JS thread: settle finished jobs.

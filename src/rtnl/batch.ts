@@ -58,12 +58,6 @@ export interface BatchOptions {
    * Set false to delete one by one.
    */
   groupDelete?: boolean;
-  /**
-   * Send an RTM_GETLINK of a device just before each change of its master (default true). The
-   * kernel's set-master and nomaster then run 2-2.4 times faster: see README, "Why a GETLINK
-   * before a set-master".
-   */
-  prefetch?: boolean;
 }
 
 export type BatchResult = { ok: true; index?: number } | { ok: false; error: Error };
@@ -132,7 +126,6 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
  */
 export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions = {}): Promise<BatchReport> {
   const stop = options.onError === 'stop';
-  const prefetch = options.prefetch !== false;
   const results: Array<BatchResult | undefined> = Array.from({ length: ops.length }, () => undefined);
   let failed = false;
 
@@ -244,11 +237,6 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
               undo.push({ at: i, run: () => h.setLink(before.index, revert(before, change)) });
             }
             const known = typeof dev === 'string' ? index.get(dev) : dev;
-            // A GETLINK of the device just before its master changes (see BatchOptions.prefetch).
-            if (prefetch && change.master !== undefined) {
-              inflight++;
-              h.queue(linkGet(known ?? dev), ctx, done);
-            }
             sendOne(i, b.req); // encoded now, with the names as they are before it
             if (change.name !== undefined || change.netns !== undefined) forget(dev);
             if (change.name !== undefined && known !== undefined && change.netns === undefined) index.set(change.name, known);

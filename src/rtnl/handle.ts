@@ -117,7 +117,9 @@ export const rcvbufFor = (window: number) => Math.max(4 << 20, window * 16 * 102
  * An rtnetlink socket in the namespace the options name (the current one by default), on the
  * addon's own I/O thread, or on options.transport.
  */
-export function openSocket(options: Pick<HandleOptions, 'netns' | 'window' | 'rcvbuf' | 'transport'> = {}): NetlinkSocket {
+export function openSocket(
+  options: Pick<HandleOptions, 'netns' | 'window' | 'rcvbuf' | 'transport'> & { nsPath?: string } = {},
+): NetlinkSocket {
   const netns = options.netns === undefined ? undefined : checkNetnsName(options.netns);
   const window = options.window ?? 256;
   const factory: TransportFactory =
@@ -127,7 +129,7 @@ export function openSocket(options: Pick<HandleOptions, 'netns' | 'window' | 'rc
       try {
         return new NlSocket(
           {
-            netns: netns ? `${NETNS_DIR}/${netns}` : undefined,
+            netns: options.nsPath ?? (netns ? `${NETNS_DIR}/${netns}` : undefined),
             rcvbuf: options.rcvbuf ?? rcvbufFor(window),
             sndbuf: 1 << 20,
             extAck: true,
@@ -156,18 +158,41 @@ export class Handle {
   readonly socket: NetlinkSocket;
   private worker?: NativeTunWorker;
   private readonly onDecodeError: (err: DecodeError) => void;
+  /**
+   * The namespace, held open from the start: everything the handle does later (its socket, its
+   * tun worker, made on first use) happens in that namespace even after its name is deleted
+   * (`ip netns del`), and a Handle opened by the name afterwards gets ENOENT. The namespace dies
+   * when its last user, this handle among them, closes.
+   */
+  private readonly nsFd?: number;
+  private closedNs = false;
 
   constructor(options: HandleOptions = {}) {
     if (options.netns !== undefined) this.netns = checkNetnsName(options.netns);
     const window = options.window ?? 256;
     this.onDecodeError = options.onDecodeError ?? ((e) => process.emitWarning(e));
-    this.socket = openSocket({ ...options, window });
+    if (this.netns !== undefined && !options.transport) this.nsFd = openNetnsFd(this.netns);
+    try {
+      this.socket = openSocket({ ...options, window, nsPath: this.nsPath() });
+    } catch (e) {
+      if (this.nsFd !== undefined) fs.closeSync(this.nsFd);
+      throw e;
+    }
+  }
+
+  /** Where the handle's namespace is, for the addon's threads to enter: its held fd. */
+  private nsPath(): string | undefined {
+    return this.nsFd !== undefined ? `/proc/self/fd/${this.nsFd}` : undefined;
   }
 
   /** Closes the socket and the tun worker; requests still waiting fail with EBADF. */
   close(): void {
     this.socket.close();
     this.worker?.close();
+    if (this.nsFd !== undefined && !this.closedNs) {
+      this.closedNs = true;
+      fs.closeSync(this.nsFd);
+    }
   }
 
   /**
@@ -175,7 +200,7 @@ export class Handle {
    * use: it enters the namespace once, so a single createTap costs a wake-up, not a thread.
    */
   private tunWorker(): NativeTunWorker {
-    return (this.worker ??= new (kernelAddon().TunWorker)(this.netns ? `${NETNS_DIR}/${this.netns}` : null));
+    return (this.worker ??= new (kernelAddon().TunWorker)(this.nsPath() ?? null));
   }
 
   /**
