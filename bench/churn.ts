@@ -121,7 +121,14 @@ async function rssRounds(rounds: number): Promise<{ before_mb: number; after_mb:
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('the churn bench needs root (it makes namespaces and taps)');
   const { taps, reps, json, impls: only, bridgesUp, rssRounds: rounds } = args(process.argv.slice(2));
-  const all = [hostwireBatch, hostwireSerial, ipBatch, () => ipPerOp(1000), ...C_VARIANTS.map(cImpl)];
+  const all = [
+    () => hostwireBatch(),
+    () => hostwireBatch({ getlinkAfterCreate: true }),
+    hostwireSerial,
+    ipBatch,
+    () => ipPerOp(1000),
+    ...C_VARIANTS.map(cImpl),
+  ];
   const makers = only ? all.filter((m) => only.split(',').includes(m().name)) : all;
   const names = makers.map((m) => m().name);
   const runs = new Map<string, Run[]>(names.map((n) => [n, []]));
@@ -133,7 +140,7 @@ async function main() {
       const impl = m();
       const t = await oneRun(impl, taps, `${r}${k}`, bridgesUp);
       runs.get(impl.name)!.push(t);
-      log(`  rep ${r + 1}/${reps} ${impl.name.padEnd(17)} ${PHASES.map((p) => `${p} ${t[p].ms.toFixed(0)}`).join('  ')} ms`);
+      log(`  rep ${r + 1}/${reps} ${impl.name.padEnd(23)} ${PHASES.map((p) => `${p} ${t[p].ms.toFixed(0)}`).join('  ')} ms`);
     }
   }
   const results: Result[] = [];
@@ -190,7 +197,7 @@ function printTable(taps: number, results: Result[]) {
   };
   const ratio = (x: number, ref: number | undefined, d = 2) => (ref ? (x / ref).toFixed(d) : '-');
   const lines = [
-    `\nN=${taps}  impl              phase    median ms     ops/s  x ip-batch  x best  x best C   loop max  loop p99  cpu us/op  thread us/op`,
+    `\nN=${taps}  impl                    phase    median ms     ops/s  x ip-batch  x best  x best C   loop max  loop p99  cpu us/op  thread us/op`,
   ];
   for (const r of results) {
     const ops = r.phase === 'total' ? (taps * PHASES.length) / (r.median_ms / 1000) : taps / (r.median_ms / 1000);
@@ -199,7 +206,7 @@ function printTable(taps: number, results: Result[]) {
         ? `${r.loop_max_ms.toFixed(1).padStart(10)} ${(r.loop_p99_ms as number).toFixed(1).padStart(9)} ${(r.cpu_us_per_op as number).toFixed(1).padStart(10)} ${r.js_thread_us_per_op?.toFixed(1).padStart(13) ?? ''}`
         : '';
     lines.push(
-      `        ${(r.impl + (r.scaled ? '*' : '')).padEnd(17)} ${r.phase.padEnd(8)} ${r.median_ms.toFixed(1).padStart(10)} ${Math.round(ops).toString().padStart(9)} ${ratio(r.median_ms, at('ip-batch', r.phase), 3).padStart(11)} ${ratio(r.median_ms, best(r.phase)).padStart(7)} ${ratio(r.median_ms, bestC(r.phase)).padStart(9)}${extra}`,
+      `        ${(r.impl + (r.scaled ? '*' : '')).padEnd(23)} ${r.phase.padEnd(8)} ${r.median_ms.toFixed(1).padStart(10)} ${Math.round(ops).toString().padStart(9)} ${ratio(r.median_ms, at('ip-batch', r.phase), 3).padStart(11)} ${ratio(r.median_ms, best(r.phase)).padStart(7)} ${ratio(r.median_ms, bestC(r.phase)).padStart(9)}${extra}`,
     );
   }
   if (results.some((r) => r.scaled)) lines.push('        * scaled from its first 1,000 operations per phase');

@@ -99,8 +99,15 @@ function fail(what: string, r: ReturnType<typeof spawnSync>): never {
   throw new Error(`${what}: exit ${r.status}: ${String(r.stderr).slice(0, 500)}`);
 }
 
-/** hostwire, one batch per phase: pipelined, names resolved once, batched unregister. */
-export function hostwireBatch(): Impl {
+/**
+ * hostwire, one batch per phase: pipelined, names resolved once, batched unregister. With
+ * `getlinkAfterCreate` ('hostwire-batch+getlink'), the create phase also sends one RTM_GETLINK
+ * of each new tap (pipelined): bench/linkwatch.ts found that this makes attach and detach on an
+ * up bridge cheap, because rtnl_getlink runs the tap's pending link-watch event
+ * (linkwatch_sync_dev) while the tap is still down: operstate UNKNOWN -> DOWN, so br_add_if
+ * does not enable the port.
+ */
+export function hostwireBatch(options: { getlinkAfterCreate?: boolean } = {}): Impl {
   let h: Handle;
   const ops = (phase: Phase, s: Setup): BatchOp[] =>
     s.taps.map((name, i): BatchOp => {
@@ -118,7 +125,7 @@ export function hostwireBatch(): Impl {
       }
     });
   return {
-    name: 'hostwire-batch',
+    name: options.getlinkAfterCreate ? 'hostwire-batch+getlink' : 'hostwire-batch',
     async open(s) {
       h = new Handle({ netns: s.ns });
     },
@@ -128,6 +135,10 @@ export function hostwireBatch(): Impl {
         const r = await runBatch(h, batch, { onError: 'stop' });
         const bad = r.results.find((x): x is { ok: false; error: Error } => !x.ok);
         if (bad) throw bad.error;
+        if (phase === 'create' && options.getlinkAfterCreate) {
+          const made = r.results.map((x) => (x.ok ? x.index : undefined));
+          await Promise.all(made.map((ix, i) => h.getLink(ix ?? s.taps[i])));
+        }
       });
     },
     close: () => h.close(),

@@ -1,6 +1,7 @@
 /** A grouped bar chart of median ms per phase and implementation (log scale), as SVG. */
 const COLORS: Record<string, string> = {
   'hostwire-batch': '#1b9e77',
+  'hostwire-batch+getlink': '#66a61e',
   'hostwire-serial': '#7570b3',
   'ip-batch': '#d95f02',
   'ip-per-op': '#e7298a',
