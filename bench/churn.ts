@@ -1,15 +1,17 @@
 /**
- * Bulk tap churn: create, up, attach, detach, delete N taps, hostwire against iproute2, in
- * throwaway namespaces, interleaved, medians of R. Speed targets are ratios against ip-batch
- * measured in the same run (the machine is shared: absolute times mean little).
+ * Bulk tap churn: create, up, attach, detach, delete N taps, hostwire against iproute2 and a C
+ * rtnetlink reference (bench/cref.c), in throwaway namespaces, interleaved, medians of R. Speed
+ * targets are ratios against ip-batch and the best C variant measured in the same run (the
+ * machine is shared: absolute times mean little).
  *
- *   npm run bench -- --taps N [--reps R] [--json FILE]
+ *   npm run bench -- --taps N [--reps R] [--json FILE] [--impls a,b] [--bridges-up] [--rss-rounds K]
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
-import { PHASES, PORTS_PER_BRIDGE, hostwireBatch, hostwireSerial, ipBatch, ipPerOp, type Impl, type Phase, type Setup } from './impls';
+import { PHASES, hostwireBatch, hostwireSerial, ipBatch, ipPerOp, type Impl, type Phase, type PhaseReport, setup } from './impls';
+import { cImpl } from './cref';
 import { chart } from './svg';
 
 interface Result {
@@ -18,7 +20,16 @@ interface Result {
   median_ms: number;
   runs_ms: number[];
   scaled?: boolean;
+  /** Medians over the reps, where the implementation measures them (hostwire-batch). */
+  loop_max_ms?: number;
+  loop_p99_ms?: number;
+  cpu_us_per_op?: number;
+  js_thread_us_per_op?: number;
 }
+
+/** The C variants the churn runs (bench/cref.c; bench/linkwatch.ts runs them all). */
+const C_VARIANTS = ['pipelined', 'getlink', 'getlink-create'];
+const isC = (impl: string) => impl.startsWith('c-');
 
 function args(argv: string[]) {
   const get = (k: string, d?: string) => {
@@ -28,8 +39,15 @@ function args(argv: string[]) {
   const taps = Number(get('--taps', '1000'));
   const reps = Number(get('--reps', '3'));
   if (!Number.isInteger(taps) || taps < 1 || !Number.isInteger(reps) || reps < 1)
-    throw new Error('usage: churn --taps N [--reps R] [--json FILE] [--impls a,b] [--rss-rounds K]');
-  return { taps, reps, json: get('--json'), impls: get('--impls'), rssRounds: Number(get('--rss-rounds', '10')) };
+    throw new Error('usage: churn --taps N [--reps R] [--json FILE] [--impls a,b] [--bridges-up] [--rss-rounds K]');
+  return {
+    taps,
+    reps,
+    json: get('--json'),
+    impls: get('--impls'),
+    bridgesUp: argv.includes('--bridges-up'),
+    rssRounds: Number(get('--rss-rounds', '10')),
+  };
 }
 
 const median = (xs: number[]) => {
@@ -38,29 +56,28 @@ const median = (xs: number[]) => {
 };
 const log = (s: string) => process.stderr.write(s + '\n');
 
-function setup(ns: string, n: number): Setup {
-  const bridges = Array.from({ length: Math.ceil(n / PORTS_PER_BRIDGE) }, (_, i) => `bbr${i}`);
-  spawnSync('ip', ['netns', 'add', ns]);
-  for (const b of bridges) spawnSync('ip', ['-n', ns, 'link', 'add', b, 'type', 'bridge']);
-  return { ns, taps: Array.from({ length: n }, (_, i) => `bt${i}`), bridges, bridgeOf: (i) => bridges[Math.floor(i / PORTS_PER_BRIDGE)] };
-}
+type Run = Record<Phase, PhaseReport>;
 
-async function oneRun(impl: Impl, n: number, tag: string): Promise<Record<Phase, number>> {
+async function oneRun(impl: Impl, n: number, tag: string, bridgesUp: boolean): Promise<Run> {
   const ns = `hwbench${process.pid}${tag}`;
-  const s = setup(ns, impl.cap ? Math.min(impl.cap, n) : n);
-  const times = {} as Record<Phase, number>;
+  const s = setup(ns, impl.cap ? Math.min(impl.cap, n) : n, bridgesUp);
+  const out = {} as Run;
   try {
     await impl.open(s);
-    for (const phase of PHASES) {
-      const t0 = process.hrtime.bigint();
-      await impl.run(phase, s);
-      times[phase] = Number(process.hrtime.bigint() - t0) / 1e6;
-    }
+    if (impl.runAll) {
+      const { times } = await impl.runAll(s);
+      for (const phase of PHASES) out[phase] = { ms: times[phase] };
+    } else
+      for (const phase of PHASES) {
+        const t0 = process.hrtime.bigint();
+        const report = await impl.run(phase, s);
+        out[phase] = report ?? { ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+      }
   } finally {
     impl.close();
     spawnSync('ip', ['netns', 'del', ns]);
   }
-  return times;
+  return out;
 }
 
 /** RSS of this process before and after K rounds of N=1000 churn through the batch API. */
@@ -103,64 +120,161 @@ async function rssRounds(rounds: number): Promise<{ before_mb: number; after_mb:
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('the churn bench needs root (it makes namespaces and taps)');
-  const { taps, reps, json, impls: only, rssRounds: rounds } = args(process.argv.slice(2));
-  const all = [hostwireBatch, hostwireSerial, ipBatch, () => ipPerOp(1000)];
+  const { taps, reps, json, impls: only, bridgesUp, rssRounds: rounds } = args(process.argv.slice(2));
+  const all = [
+    () => hostwireBatch(),
+    () => hostwireBatch({ getlinkAfterCreate: true }),
+    hostwireSerial,
+    ipBatch,
+    () => ipPerOp(1000),
+    ...C_VARIANTS.map(cImpl),
+  ];
   const makers = only ? all.filter((m) => only.split(',').includes(m().name)) : all;
   const names = makers.map((m) => m().name);
-  const runs = new Map<string, Array<Record<Phase, number>>>(names.map((n) => [n, []]));
-  log(`churn: ${taps} taps, ${reps} reps, implementations ${names.join(', ')}`);
+  const runs = new Map<string, Run[]>(names.map((n) => [n, []]));
+  log(`churn: ${taps} taps, ${reps} reps, bridges ${bridgesUp ? 'up' : 'down'}, implementations ${names.join(', ')}`);
   for (let r = 0; r < reps; r++) {
     // Interleaved: each rep runs every implementation, starting from a different one.
     for (let k = 0; k < makers.length; k++) {
       const m = makers[(k + r) % makers.length];
       const impl = m();
-      const t = await oneRun(impl, taps, `${r}${k}`);
+      const t = await oneRun(impl, taps, `${r}${k}`, bridgesUp);
       runs.get(impl.name)!.push(t);
-      log(`  rep ${r + 1}/${reps} ${impl.name.padEnd(16)} ${PHASES.map((p) => `${p} ${t[p].toFixed(0)}`).join('  ')} ms`);
+      log(`  rep ${r + 1}/${reps} ${impl.name.padEnd(23)} ${PHASES.map((p) => `${p} ${t[p].ms.toFixed(0)}`).join('  ')} ms`);
     }
   }
   const results: Result[] = [];
+  const round = (x: number, d = 10) => Math.round(x * d) / d;
   for (const name of names) {
     const cap = makers.find((m) => m().name === name)!().cap;
     const scale = cap && taps > cap ? taps / cap : 1;
     for (const phase of [...PHASES, 'total'] as const) {
-      const ms = runs.get(name)!.map((t) => (phase === 'total' ? PHASES.reduce((a, p) => a + t[p], 0) : t[phase]) * scale);
+      const rs = runs.get(name)!;
+      const ms = rs.map((t) => (phase === 'total' ? PHASES.reduce((a, p) => a + t[p].ms, 0) : t[phase].ms) * scale);
+      const stat = (k: 'loopMaxMs' | 'loopP99Ms' | 'cpuUsPerOp' | 'jsThreadUsPerOp') => {
+        if (phase === 'total' || rs.some((t) => t[phase][k] === undefined)) return undefined;
+        return round(median(rs.map((t) => t[phase][k] as number)), 100);
+      };
+      const [loopMax, loopP99, cpu, thread] = [stat('loopMaxMs'), stat('loopP99Ms'), stat('cpuUsPerOp'), stat('jsThreadUsPerOp')];
       results.push({
         impl: name,
         phase,
-        median_ms: Math.round(median(ms) * 10) / 10,
-        runs_ms: ms.map((x) => Math.round(x * 10) / 10),
+        median_ms: round(median(ms)),
+        runs_ms: ms.map((x) => round(x)),
         ...(scale !== 1 ? { scaled: true } : {}),
+        ...(loopMax !== undefined ? { loop_max_ms: loopMax, loop_p99_ms: loopP99, cpu_us_per_op: cpu } : {}),
+        ...(thread !== undefined ? { js_thread_us_per_op: thread } : {}),
       });
     }
   }
   printTable(taps, results);
+  const targets = printTargets(results);
   log('measuring RSS over ' + rounds + ' rounds of N=1000 churn ...');
   const rss = await rssRounds(rounds);
   console.log(
     `\nRSS of the hostwire process: ${rss.before_mb} MB before, ${rss.after_mb} MB after ${rounds} rounds of N=1000 churn (growth ${rss.growth_mb} MB; measured after 3 warm-up rounds)`,
   );
   if (json) {
-    fs.writeFileSync(json, JSON.stringify({ taps, reps, results, rss }, null, 2) + '\n');
+    fs.writeFileSync(json, JSON.stringify({ taps, reps, bridgesUp, cpuNote: CPU_NOTE, results, targets, rss }, null, 2) + '\n');
     const svg = json.replace(/\.json$/, '') + '.svg';
     fs.writeFileSync(svg, chart(taps, reps, results));
     log(`wrote ${json} and ${svg}`);
   }
 }
 
+const CPU_NOTE =
+  'cpu us/op: process.cpuUsage() user+system over the phase / N: the whole process (every thread), including the kernel time spent inside sendmsg() on the JS thread, where rtnetlink runs the requests; not JS alone. thread us/op: the JS thread alone (its schedstat), still with its own time in the kernel';
+
 function printTable(taps: number, results: Result[]) {
-  const ref = (phase: string) => results.find((r) => r.impl === 'ip-batch' && r.phase === phase)?.median_ms;
+  const at = (impl: string, phase: string) => results.find((r) => r.impl === impl && r.phase === phase)?.median_ms;
   const best = (phase: string) => Math.min(...results.filter((r) => r.phase === phase).map((r) => r.median_ms));
-  const lines = [`\nN=${taps}  impl              phase    median ms     ops/s   x ip-batch   x best`];
+  const bestC = (phase: string) => {
+    const cs = results.filter((r) => isC(r.impl));
+    if (!cs.length) return undefined;
+    // For the whole cycle: the sum of each phase's best C variant (no one variant need be best at all).
+    if (phase === 'total') return PHASES.reduce((a, p) => a + Math.min(...cs.filter((r) => r.phase === p).map((r) => r.median_ms)), 0);
+    return Math.min(...cs.filter((r) => r.phase === phase).map((r) => r.median_ms));
+  };
+  const ratio = (x: number, ref: number | undefined, d = 2) => (ref ? (x / ref).toFixed(d) : '-');
+  const lines = [
+    `\nN=${taps}  impl                    phase    median ms     ops/s  x ip-batch  x best  x best C   loop max  loop p99  cpu us/op  thread us/op`,
+  ];
   for (const r of results) {
     const ops = r.phase === 'total' ? (taps * PHASES.length) / (r.median_ms / 1000) : taps / (r.median_ms / 1000);
-    const vsRef = ref(r.phase) ? (r.median_ms / (ref(r.phase) as number)).toFixed(3) : '-';
+    const extra =
+      r.loop_max_ms !== undefined
+        ? `${r.loop_max_ms.toFixed(1).padStart(10)} ${(r.loop_p99_ms as number).toFixed(1).padStart(9)} ${(r.cpu_us_per_op as number).toFixed(1).padStart(10)} ${r.js_thread_us_per_op?.toFixed(1).padStart(13) ?? ''}`
+        : '';
     lines.push(
-      `        ${(r.impl + (r.scaled ? '*' : '')).padEnd(17)} ${r.phase.padEnd(8)} ${r.median_ms.toFixed(1).padStart(10)} ${Math.round(ops).toString().padStart(9)} ${vsRef.padStart(12)} ${(r.median_ms / best(r.phase)).toFixed(2).padStart(8)}`,
+      `        ${(r.impl + (r.scaled ? '*' : '')).padEnd(23)} ${r.phase.padEnd(8)} ${r.median_ms.toFixed(1).padStart(10)} ${Math.round(ops).toString().padStart(9)} ${ratio(r.median_ms, at('ip-batch', r.phase), 3).padStart(11)} ${ratio(r.median_ms, best(r.phase)).padStart(7)} ${ratio(r.median_ms, bestC(r.phase)).padStart(9)}${extra}`,
     );
   }
   if (results.some((r) => r.scaled)) lines.push('        * scaled from its first 1,000 operations per phase');
+  lines.push('        x best C: to the best C variant of the phase; for total, to the sum of the best C phases');
+  lines.push('        loop max/p99: event-loop delay over the phase (monitorEventLoopDelay, 1 ms resolution), median of the reps');
+  lines.push(`        ${CPU_NOTE}`);
   console.log(lines.join('\n'));
+}
+
+interface Target {
+  target: string;
+  met: boolean;
+  detail: string;
+}
+
+/** The speed targets for hostwire-batch (issue 10), from this run's medians. */
+function printTargets(results: Result[]): Target[] {
+  const get = (impl: string, phase: string) => results.find((r) => r.impl === impl && r.phase === phase);
+  const hw = (phase: string) => get('hostwire-batch', phase);
+  const cs = results.filter((r) => isC(r.impl));
+  if (!hw('total')) return [];
+  const bestC = (phase: Phase) => {
+    const c = cs.filter((r) => r.phase === phase).sort((a, b) => a.median_ms - b.median_ms)[0];
+    return c && { ms: c.median_ms, impl: c.impl };
+  };
+  const out: Target[] = [];
+  const each = (target: string, f: (p: Phase) => { ok: boolean; text: string } | undefined, phases: readonly Phase[] = PHASES) => {
+    const parts = phases.map((p) => [p, f(p)] as const).filter((x) => x[1]);
+    if (!parts.length) return;
+    out.push({
+      target,
+      met: parts.every(([, x]) => x!.ok),
+      detail: parts.map(([p, x]) => `${p} ${x!.text}${x!.ok ? '' : ' MISS'}`).join(', '),
+    });
+  };
+  if (cs.length)
+    each('within 1.3x the best C variant, every phase', (p) => {
+      const c = bestC(p);
+      const r = hw(p)!.median_ms / c.ms;
+      return { ok: r <= 1.3, text: `${r.toFixed(2)}x (${c.impl})` };
+    });
+  if (get('ip-batch', 'total'))
+    each('ahead of ip-batch, every phase (allowance 10% or 10 ms)', (p) => {
+      const ip = get('ip-batch', p)!.median_ms;
+      const h = hw(p)!.median_ms;
+      return { ok: h <= Math.max(ip * 1.1, ip + 10), text: `${h.toFixed(0)} vs ${ip.toFixed(0)} ms` };
+    });
+  if (cs.length) {
+    const sum = PHASES.reduce((a, p) => a + bestC(p).ms, 0);
+    const r = hw('total')!.median_ms / sum;
+    out.push({
+      target: 'whole cycle within 1.15x the sum of the best C phases',
+      met: r <= 1.15,
+      detail: `${hw('total')!.median_ms.toFixed(0)} ms vs ${sum.toFixed(0)} ms: ${r.toFixed(2)}x`,
+    });
+  }
+  each(
+    'JS CPU per operation at most 5 us in up, attach, detach',
+    (p) => {
+      const c = hw(p)!.cpu_us_per_op;
+      return c === undefined ? undefined : { ok: c <= 5, text: `${c.toFixed(1)} us` };
+    },
+    ['up', 'attach', 'detach'],
+  );
+  const lines = ['\ntargets for hostwire-batch (this run; never a pass/fail of CI):'];
+  for (const t of out) lines.push(`  [${t.met ? 'met ' : 'MISS'}] ${t.target}: ${t.detail}`);
+  console.log(lines.join('\n'));
+  return out;
 }
 
 main().catch((e) => {

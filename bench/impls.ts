@@ -6,6 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { monitorEventLoopDelay } from 'perf_hooks';
 import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
 
@@ -20,23 +21,93 @@ export interface Setup {
   bridges: string[];
 }
 
+/** What an implementation measured about one phase itself (the caller times it otherwise). */
+export interface PhaseReport {
+  ms: number;
+  /** Event-loop delay over the phase (perf_hooks.monitorEventLoopDelay, 1 ms resolution). */
+  loopMaxMs?: number;
+  loopP99Ms?: number;
+  /** process.cpuUsage() user + system over the phase, divided by the operations. */
+  cpuUsPerOp?: number;
+  /** The JS thread's own CPU over the phase (user + kernel), divided by the operations. */
+  jsThreadUsPerOp?: number;
+}
+
 export interface Impl {
   name: string;
   /** Operations per phase it really performs (ip-per-op caps this), for scaling. */
   cap?: number;
   open(s: Setup): Promise<void>;
-  run(phase: Phase, s: Setup): Promise<void>;
+  run(phase: Phase, s: Setup): Promise<PhaseReport | void>;
+  /** Runs every phase at once and reports their times (the C reference, which times itself). */
+  runAll?(s: Setup): Promise<{ times: Record<Phase, number> }>;
   close(): void;
 }
 
+/** On-CPU time of this process's main (JS) thread alone, in ns (schedstat), or undefined. */
+function jsThreadNs(): number | undefined {
+  try {
+    return Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `work` (N operations) and measures it from inside the process: wall time, the
+ * event-loop delay (max, p99) while it ran, and the CPU per operation. The CPU is
+ * process.cpuUsage(), user + system, for the whole process: every thread, and the kernel's own
+ * time inside sendmsg() on the JS thread (rtnetlink runs the requests there), not JS alone.
+ * jsThreadUsPerOp is the main thread's alone (/proc/self/task/PID/schedstat: user + kernel).
+ */
+export async function measured(n: number, work: () => Promise<void>): Promise<PhaseReport> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const thread0 = jsThreadNs();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await work();
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  const thread1 = jsThreadNs();
+  // A block at the very end is recorded when the histogram's timer next fires: let it.
+  await new Promise((r) => setTimeout(r, 3));
+  h.disable();
+  return {
+    ms,
+    loopMaxMs: h.max / 1e6,
+    loopP99Ms: h.count ? h.percentile(99) / 1e6 : 0,
+    cpuUsPerOp: (cpu.user + cpu.system) / n,
+    ...(thread0 !== undefined && thread1 !== undefined ? { jsThreadUsPerOp: (thread1 - thread0) / 1e3 / n } : {}),
+  };
+}
+
 export const PORTS_PER_BRIDGE = 1000;
+
+/** Taps bt0 ... and bridges bbr0 ... (bench/cref.c assumes these names). */
+export function setup(ns: string, n: number, bridgesUp = false): Setup {
+  const bridges = Array.from({ length: Math.ceil(n / PORTS_PER_BRIDGE) }, (_, i) => `bbr${i}`);
+  spawnSync('ip', ['netns', 'add', ns]);
+  for (const b of bridges) {
+    spawnSync('ip', ['-n', ns, 'link', 'add', b, 'type', 'bridge']);
+    if (bridgesUp) spawnSync('ip', ['-n', ns, 'link', 'set', b, 'up']);
+  }
+  return { ns, taps: Array.from({ length: n }, (_, i) => `bt${i}`), bridges, bridgeOf: (i) => bridges[Math.floor(i / PORTS_PER_BRIDGE)] };
+}
 
 function fail(what: string, r: ReturnType<typeof spawnSync>): never {
   throw new Error(`${what}: exit ${r.status}: ${String(r.stderr).slice(0, 500)}`);
 }
 
-/** hostwire, one batch per phase: pipelined, names resolved once, batched unregister. */
-export function hostwireBatch(): Impl {
+/**
+ * hostwire, one batch per phase: pipelined, names resolved once, batched unregister. With
+ * `getlinkAfterCreate` ('hostwire-batch+getlink'), the create phase also sends one RTM_GETLINK
+ * of each new tap (pipelined): bench/linkwatch.ts found that this makes attach and detach on an
+ * up bridge cheap, because rtnl_getlink runs the tap's pending link-watch event
+ * (linkwatch_sync_dev) while the tap is still down: operstate UNKNOWN -> DOWN, so br_add_if
+ * does not enable the port.
+ */
+export function hostwireBatch(options: { getlinkAfterCreate?: boolean } = {}): Impl {
   let h: Handle;
   const ops = (phase: Phase, s: Setup): BatchOp[] =>
     s.taps.map((name, i): BatchOp => {
@@ -54,14 +125,21 @@ export function hostwireBatch(): Impl {
       }
     });
   return {
-    name: 'hostwire-batch',
+    name: options.getlinkAfterCreate ? 'hostwire-batch+getlink' : 'hostwire-batch',
     async open(s) {
       h = new Handle({ netns: s.ns });
     },
     async run(phase, s) {
-      const r = await runBatch(h, ops(phase, s), { onError: 'stop' });
-      const bad = r.results.find((x): x is { ok: false; error: Error } => !x.ok);
-      if (bad) throw bad.error;
+      const batch = ops(phase, s);
+      return measured(batch.length, async () => {
+        const r = await runBatch(h, batch, { onError: 'stop' });
+        const bad = r.results.find((x): x is { ok: false; error: Error } => !x.ok);
+        if (bad) throw bad.error;
+        if (phase === 'create' && options.getlinkAfterCreate) {
+          const made = r.results.map((x) => (x.ok ? x.index : undefined));
+          await Promise.all(made.map((ix, i) => h.getLink(ix ?? s.taps[i])));
+        }
+      });
     },
     close: () => h.close(),
   };

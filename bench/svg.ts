@@ -1,9 +1,13 @@
 /** A grouped bar chart of median ms per phase and implementation (log scale), as SVG. */
 const COLORS: Record<string, string> = {
   'hostwire-batch': '#1b9e77',
+  'hostwire-batch+getlink': '#66a61e',
   'hostwire-serial': '#7570b3',
   'ip-batch': '#d95f02',
   'ip-per-op': '#e7298a',
+  'c-pipelined': '#666666',
+  'c-getlink': '#a6761d',
+  'c-getlink-create': '#e6ab02',
 };
 
 const esc = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -49,9 +53,10 @@ export function chart(
     });
     out.push(`<text x="${gx + (groupW - 16) / 2}" y="${H - bottom + 16}" text-anchor="middle">${esc(p)}</text>`);
   });
+  const step = Math.min(150, (W - left) / impls.length);
   impls.forEach((impl, i) => {
     out.push(
-      `<rect x="${left + i * 150}" y="${H - 14}" width="10" height="10" fill="${COLORS[impl] ?? '#999'}"/><text x="${left + i * 150 + 14}" y="${H - 5}">${esc(impl)}</text>`,
+      `<rect x="${left + i * step}" y="${H - 14}" width="10" height="10" fill="${COLORS[impl] ?? '#999'}"/><text x="${left + i * step + 14}" y="${H - 5}">${esc(impl)}</text>`,
     );
   });
   out.push('</svg>');

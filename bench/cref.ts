@@ -1,0 +1,68 @@
+/**
+ * The C rtnetlink reference (bench/cref.c) as churn implementations: compiled at run time with
+ * the machine's `cc -O2` into a cache under os.tmpdir() keyed by the source's hash, run once per
+ * trial in the trial's namespace, where it times each phase itself and prints them as JSON.
+ */
+import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PHASES, PORTS_PER_BRIDGE, type Impl, type Phase } from './impls';
+
+/** bench/cref.c from dist/bench/cref.js or from bench/ itself (ts-node and the like). */
+function source(): string {
+  for (const p of [path.join(__dirname, '..', '..', 'bench', 'cref.c'), path.join(__dirname, 'cref.c')]) if (fs.existsSync(p)) return p;
+  throw new Error('bench/cref.c not found');
+}
+
+let built: string | undefined;
+
+/** The compiled reference, built once per source (and compiler) version. */
+export function crefBinary(): string {
+  if (built) return built;
+  const src = source();
+  const cc = spawnSync('cc', ['--version'], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error('the C reference needs a C compiler: `cc` was not found');
+  const hash = createHash('sha256').update(fs.readFileSync(src)).update(cc.stdout).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), 'hostwire-cref');
+  const bin = path.join(dir, `cref-${hash}`);
+  if (!fs.existsSync(bin)) {
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = `${bin}.${process.pid}`;
+    const r = spawnSync('cc', ['-O2', '-Wall', '-o', tmp, src], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cc -O2 ${src}: exit ${r.status}: ${r.stderr.slice(0, 1000)}`);
+    fs.renameSync(tmp, bin); // atomic: a concurrent bench never runs a half-written binary
+  }
+  return (built = bin);
+}
+
+export interface CrefRun {
+  variant: string;
+  phases: Partial<Record<Phase, number>>;
+}
+
+/** Runs the reference once in namespace `ns` over `taps` taps (bt0 ...; bridges bbr0 ...). */
+export function runCref(ns: string, taps: number, variant: string, extra: string[] = []): CrefRun {
+  const args = ['--netns', ns, '--taps', String(taps), '--variant', variant, '--per-bridge', String(PORTS_PER_BRIDGE), ...extra];
+  const r = spawnSync(crefBinary(), args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cref ${variant}: exit ${r.status}: ${r.stderr.slice(0, 500)}`);
+  return JSON.parse(r.stdout) as CrefRun;
+}
+
+/** A C variant as a churn implementation: all phases in one run, each timed by the C program. */
+export function cImpl(variant: string): () => Impl {
+  return () => ({
+    name: `c-${variant}`,
+    async open() {},
+    async run() {
+      throw new Error('the C reference runs all phases at once (runAll)');
+    },
+    async runAll(s) {
+      const out = runCref(s.ns, s.taps.length, variant);
+      for (const p of PHASES) if (typeof out.phases[p] !== 'number') throw new Error(`cref ${variant}: no time for ${p}`);
+      return { times: out.phases as Record<Phase, number> };
+    },
+    close() {},
+  });
+}
