@@ -20,7 +20,6 @@ import {
   checkLinkChange,
   linkCreate,
   linkDelete,
-  linkGet,
   linkSet,
   type EncodeContext,
   type LinkChange,
