@@ -121,14 +121,7 @@ async function rssRounds(rounds: number): Promise<{ before_mb: number; after_mb:
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('the churn bench needs root (it makes namespaces and taps)');
   const { taps, reps, json, impls: only, bridgesUp, rssRounds: rounds } = args(process.argv.slice(2));
-  const all = [
-    () => hostwireBatch(),
-    () => hostwireBatch({ getlinkAfterCreate: true }),
-    hostwireSerial,
-    ipBatch,
-    () => ipPerOp(1000),
-    ...C_VARIANTS.map(cImpl),
-  ];
+  const all = [() => hostwireBatch(), hostwireSerial, ipBatch, () => ipPerOp(1000), ...C_VARIANTS.map(cImpl)];
   const makers = only ? all.filter((m) => only.split(',').includes(m().name)) : all;
   const names = makers.map((m) => m().name);
   const runs = new Map<string, Run[]>(names.map((n) => [n, []]));

@@ -100,14 +100,12 @@ function fail(what: string, r: ReturnType<typeof spawnSync>): never {
 }
 
 /**
- * hostwire, one batch per phase: pipelined, names resolved once, batched unregister. With
- * `getlinkAfterCreate` ('hostwire-batch+getlink'), the create phase also sends one RTM_GETLINK
- * of each new tap (pipelined): bench/linkwatch.ts found that this makes attach and detach on an
- * up bridge cheap, because rtnl_getlink runs the tap's pending link-watch event
- * (linkwatch_sync_dev) while the tap is still down: operstate UNKNOWN -> DOWN, so br_add_if
- * does not enable the port.
+ * hostwire, one batch per phase: pipelined, names resolved once, batched unregister. (The
+ * tun worker sends one RTM_GETLINK of each new tap once its fds close, so the tap's link-watch
+ * event runs while it is down: bench/linkwatch.ts found why that makes attach and detach on an
+ * up bridge cheap; see README.)
  */
-export function hostwireBatch(options: { getlinkAfterCreate?: boolean } = {}): Impl {
+export function hostwireBatch(): Impl {
   let h: Handle;
   const ops = (phase: Phase, s: Setup): BatchOp[] =>
     s.taps.map((name, i): BatchOp => {
@@ -125,7 +123,7 @@ export function hostwireBatch(options: { getlinkAfterCreate?: boolean } = {}): I
       }
     });
   return {
-    name: options.getlinkAfterCreate ? 'hostwire-batch+getlink' : 'hostwire-batch',
+    name: 'hostwire-batch',
     async open(s) {
       h = new Handle({ netns: s.ns });
     },
@@ -135,10 +133,6 @@ export function hostwireBatch(options: { getlinkAfterCreate?: boolean } = {}): I
         const r = await runBatch(h, batch, { onError: 'stop' });
         const bad = r.results.find((x): x is { ok: false; error: Error } => !x.ok);
         if (bad) throw bad.error;
-        if (phase === 'create' && options.getlinkAfterCreate) {
-          const made = r.results.map((x) => (x.ok ? x.index : undefined));
-          await Promise.all(made.map((ix, i) => h.getLink(ix ?? s.taps[i])));
-        }
       });
     },
     close: () => h.close(),
