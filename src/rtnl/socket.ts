@@ -145,7 +145,10 @@ export class NetlinkSocket extends EventEmitter {
     if (!dump) msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST | NLM_F_ACK, 6);
     else msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST, 6);
     this.queue.push({ seq: 0, op, dump, msg, sendId: 0, tries: 0, parts: [], cb, onPart });
-    this.scheduleFlush();
+    // A whole window waiting and nothing in flight: send it now, so the kernel (on the socket's
+    // thread) starts while the caller goes on queueing; otherwise at the end of this tick.
+    if (this.inflight.size === 0 && this.queue.length - this.queueHead >= this.window) this.flush();
+    else this.scheduleFlush();
   }
 
   /** Keeps the event loop alive while on, requests or not (a watcher with listeners). */
