@@ -17,6 +17,6 @@ export { Domain } from './domain';
 export type { DomainInfo, DomainState } from './domain';
 export { Network } from './network';
 export type { NetworkInfo } from './network';
-export { interfaceXml, interfacesFromXml } from './interfaces';
+export { interfaceXml, interfacesFromXml, interfacesOf } from './interfaces';
 export type { DomainInterface, InterfaceSpec } from './interfaces';
 export { LibvirtError } from './errors';
