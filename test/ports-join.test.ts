@@ -279,6 +279,20 @@ test('the bridge renamed: its ports are no longer on the expected bridge', async
   await pw.close();
 });
 
+test("after the connection's reopen(): the domains are listed again and the difference emitted", async () => {
+  const { conn, w, pw, brief } = await setup({ tapUp: true, nics: [NIC0] });
+  // While the daemon was away the domain stopped and its tap went; no libvirt event came.
+  conn.running = false;
+  conn.nics = [];
+  conn.emit('reopen');
+  await tick();
+  await tick();
+  assert.equal(brief(), ['ready:vnet0:libvirt:initial', 'gone:vnet0:libvirt:domain-stopped']);
+  w.link('delete', { index: 7, name: 'vnet0', kind: 'tun', up: true, master: 2 });
+  assert.is(brief().length, 2);
+  await pw.close();
+});
+
 test('close() deregisters its subscriptions, leaves the listeners and the shared watcher', async () => {
   const { conn, w, pw } = await setup({ tapUp: true, nics: [NIC0] });
   assert.is(conn.subs.size, 3);
