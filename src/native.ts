@@ -93,7 +93,10 @@ export interface NativeDomainInfo {
 
 export type NativeEvent =
   | { kind: 'domain-lifecycle' | 'network-lifecycle'; name: string; uuid: string; event: number; detail: number }
+  | { kind: NativeDeviceEventKind; name: string; uuid: string; alias: string }
   | { kind: 'close'; reason: number };
+
+export type NativeDeviceEventKind = 'domain-device-added' | 'domain-device-removed' | 'domain-device-removal-failed';
 
 export interface NativeCredential {
   type: number;
@@ -158,7 +161,8 @@ export interface NativeConnection {
   domainLookupByUUIDString(uuid: string): Promise<NativeDomain>;
   domainLookupByID(id: number): Promise<NativeDomain>;
   domainDefineXML(xml: string, flags: number): Promise<NativeDomain>;
-  subscribe(kind: 'domain' | 'network'): Promise<number>;
+  /** One of events.h's supported ids for the kind (EventSupported). */
+  subscribe(kind: 'domain' | 'network', eventID: number): Promise<number>;
   unsubscribe(id: number): Promise<void>;
 }
 

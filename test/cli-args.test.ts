@@ -293,6 +293,8 @@ test('verbs that run: queries, addr and route, libvirt and workflow verbs parse 
     ['net', 'define-bridge', 'hb', '--bridge', 'br0', '--start'],
     ['domain', 'attach-interface', 'vm1', '--network', 'default', '--live'],
     ['event', '--timeout', '2'],
+    ['monitor', 'link', '--rcvbuf', '65536'],
+    ['monitor', '--libvirt'],
     ['batch', '-'],
   ])
     assert.ok('run' in act(...words), words.join(' '));
@@ -307,6 +309,7 @@ test('verbs that run: queries, addr and route, libvirt and workflow verbs parse 
     ['net', 'define-bridge', 'hb'],
     ['domain', 'detach-interface', 'vm1'],
     ['event', '--timeout', '0'],
+    ['monitor', 'addr', '--libvirt'],
     ['batch'],
     ['frob'],
     ['toString'],
@@ -395,7 +398,16 @@ test('a kernel verb loads only its noun: never libvirt, the XML parser or anothe
     link.some((f) => /cli\/(bridge|tap|netns|addr|route|firewall|batch|net|domain|event)\.js$/.test(f)),
     link.join(' '),
   );
-  for (const line of ['bridge add br0', 'tap add t0', 'netns list', 'addr show', 'route show', 'firewall show', 'batch -'])
+  for (const line of [
+    'bridge add br0',
+    'tap add t0',
+    'netns list',
+    'addr show',
+    'route show',
+    'firewall show',
+    'batch -',
+    'monitor --libvirt',
+  ])
     assert.equal(run(line).filter(heavy), [], line);
   assert.ok(
     run('net list').some((f) => f.startsWith('src/libvirt/')),

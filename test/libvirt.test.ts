@@ -15,6 +15,11 @@ import {
   VIR_CONNECT_LIST_DOMAINS_ACTIVE,
   VIR_CONNECT_LIST_NETWORKS_INACTIVE,
   VIR_DOMAIN_AFFECT_LIVE,
+  VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+  VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
+  VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+  VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+  VIR_DOMAIN_EVENT_ID_REBOOT,
   VIR_NETWORK_XML_INACTIVE,
   interfaceXml,
   interfacesFromXml,
@@ -404,6 +409,63 @@ test('reopen() registers the event subscriptions again', async () => {
     await stopped;
     await d.create();
     d.free();
+  } finally {
+    await other.close();
+    await c.close();
+  }
+});
+
+test('device events: subscribed, deregistered and re-registered on reopen; test:///default never emits them (no hot-plug)', async () => {
+  const c = await Connection.open(URI);
+  const other = await Connection.open(URI);
+  try {
+    const seen: string[] = [];
+    for (const ev of ['domain-device-added', 'domain-device-removed', 'domain-device-removal-failed'])
+      c.on(ev, (e: { name: string; alias: string }) => seen.push(`${ev}:${e.name}:${e.alias}`));
+    const ids = [
+      await c.domainEventRegisterAny(VIR_DOMAIN_EVENT_ID_DEVICE_ADDED),
+      await c.domainEventRegisterAny(VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED),
+      await c.domainEventRegisterAny(VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED),
+    ];
+    assert.is(new Set(ids).size, 3);
+    await rejects(c.domainEventRegisterAny(VIR_DOMAIN_EVENT_ID_REBOOT), 'EINVALIDARG');
+    await c.reopen();
+    // The test driver has no attach or detach (libvirt 9.0: VIR_ERR_NO_SUPPORT), so nothing
+    // emits these here; the real tier (libvirt-real.test.ts, ports.test.ts) sees them.
+    const d = await other.domainLookupByName('test');
+    const nic = interfaceXml({ type: 'network', source: 'default', mac: '52:54:00:00:00:42' });
+    const refused = await d.attachDevice(nic, VIR_DOMAIN_AFFECT_LIVE).catch((e: { code?: string }) => e.code);
+    assert.is(refused, 'VIR_ERR_NO_SUPPORT');
+    d.free();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(seen, []);
+    for (const id of ids) await c.domainEventDeregisterAny(id);
+    await rejects(c.domainEventDeregisterAny(ids[0]), 'EINVALIDARG');
+  } finally {
+    await other.close();
+    await c.close();
+  }
+});
+
+test('subscriptions to the same event id share one registration: each event is emitted once', async () => {
+  const c = await Connection.open(URI);
+  const other = await Connection.open(URI);
+  try {
+    const [a, b] = await Promise.all([c.domainEventRegisterAny(), c.domainEventRegisterAny(VIR_DOMAIN_EVENT_ID_LIFECYCLE)]);
+    assert.is.not(a, b);
+    const d = await other.domainLookupByName('test');
+    const got: string[] = [];
+    c.on('domain-lifecycle', (e: LifecycleEvent) => got.push(e.event));
+    await d.destroy();
+    await waitEvent(c, (e) => e.kind === 'domain' && e.event === 'STOPPED');
+    // One subscription gone: the other still delivers.
+    await c.domainEventDeregisterAny(a);
+    await d.create();
+    await waitEvent(c, (e) => e.kind === 'domain' && e.event === 'STARTED');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(got, ['STOPPED', 'STARTED']);
+    d.free();
+    await c.domainEventDeregisterAny(b);
   } finally {
     await other.close();
     await c.close();

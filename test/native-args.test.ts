@@ -147,7 +147,11 @@ test('libvirt addon: wrong argument types are TypeErrors, never crashes', async 
       ['NativeConnection.domainLookupByID', () => c.domainLookupByID(1.5)],
       ['NativeConnection.domainDefineXML xml', () => c.domainDefineXML(1, 0)],
       ['NativeConnection.domainDefineXML flags', () => c.domainDefineXML('<domain/>', '0')],
-      ['NativeConnection.subscribe', () => c.subscribe(0)],
+      ['NativeConnection.subscribe kind', () => c.subscribe(0, 0)],
+      ['NativeConnection.subscribe eventID', () => c.subscribe('domain', 'lifecycle')],
+      // An id without a callback of the right signature here would crash when libvirt calls it.
+      ['NativeConnection.subscribe unsupported domain eventID', () => c.subscribe('domain', 7)],
+      ['NativeConnection.subscribe unsupported network eventID', () => c.subscribe('network', 1)],
       ['NativeConnection.unsubscribe', () => c.unsubscribe('1')],
       ['NativeNetwork.setAutostart', () => net.setAutostart(1)],
       ['NativeNetwork.getXMLDesc', () => net.getXMLDesc(true)],

@@ -152,7 +152,7 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
         info.Env(), "virConnectClose",
         [c, subs](int&) {
           UnregisterCloseCallback(c.get());
-          for (const auto& s : subs) DeregisterLifecycle(c.get(), s.first, s.second);
+          for (const auto& s : subs) DeregisterEvent(c.get(), s.first, s.second);
           virResetLastError();
           return true;
         },
@@ -346,21 +346,28 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
     });
   }
 
-  // subscribe('domain' | 'network'): a lifecycle subscription; resolves its callback id. While
-  // any subscription exists, the event TSFN is referenced and keeps Node alive, like a listener.
+  // subscribe('domain' | 'network', eventID): a subscription to one event id (events.h says
+  // which); resolves its callback id. While any subscription exists, the event TSFN is referenced
+  // and keeps Node alive, like a listener.
   Napi::Value Subscribe(const Napi::CallbackInfo& info) {
     REQUIRE_ARGUMENT_STRING(0, kind);
+    REQUIRE_ARGUMENT_UINT32(1, eventID);
     if (!Check(info.Env())) return info.Env().Undefined();
     if (kind != "domain" && kind != "network") return ThrowType(info.Env(), "kind must be 'domain' or 'network'");
     bool net = kind == "network";
+    int ev = static_cast<int>(eventID);
+    if (!EventSupported(net, ev))
+      return args::ThrowTypeError(info.Env(), args::ArgumentName(1, "eventID"),
+                                  net ? "VIR_NETWORK_EVENT_ID_LIFECYCLE"
+                                      : "VIR_DOMAIN_EVENT_ID_LIFECYCLE, _DEVICE_ADDED, _DEVICE_REMOVED or _DEVICE_REMOVAL_FAILED");
     ConnRef c = conn_;
     SinkRef sink = sink_;
     Napi::Object self = Value();
     auto ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(self));
     return Call<int>::Queue(
         info.Env(), net ? "virConnectNetworkEventRegisterAny" : "virConnectDomainEventRegisterAny",
-        [c, sink, net](int& out) {
-          out = RegisterLifecycle(c.get(), net, sink);
+        [c, sink, net, ev](int& out) {
+          out = RegisterEvent(c.get(), net, ev, sink);
           return out >= 0;
         },
         [this, ref, sink, net](Napi::Env env, int& out) -> Napi::Value {
@@ -388,7 +395,7 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
     return Call<int>::Queue(
         info.Env(), net ? "virConnectNetworkEventDeregisterAny" : "virConnectDomainEventDeregisterAny",
         [c, net, id](int& out) {
-          out = DeregisterLifecycle(c.get(), net, static_cast<int>(id));
+          out = DeregisterEvent(c.get(), net, static_cast<int>(id));
           return out >= 0;
         },
         [sink](Napi::Env env, int&) -> Napi::Value {

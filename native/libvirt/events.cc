@@ -1,6 +1,7 @@
-// The event sink and the lifecycle and close callbacks (events.h). The callbacks run on the
-// event thread (runtime.h), copy what they need out of libvirt's objects there, and post it to
-// the JS thread, where emit() receives {kind, name, uuid, event, detail} or {kind, reason}.
+// The event sink and the lifecycle, device and close callbacks (events.h). The callbacks run on
+// the event thread (runtime.h), copy what they need out of libvirt's objects there, and post it
+// to the JS thread, where emit() receives {kind, name, uuid, event, detail} (lifecycle),
+// {kind, name, uuid, alias} (devices) or {kind, reason} (close).
 #include "events.h"
 
 #include <libvirt/virterror.h>
@@ -11,11 +12,12 @@ namespace hostwire {
 namespace {
 
 struct EventMsg {
-  std::string kind;  // 'domain-lifecycle', 'network-lifecycle', 'close'
+  std::string kind;  // 'domain-lifecycle', 'network-lifecycle', 'domain-device-*', 'close'
   std::string name;
   std::string uuid;
   int event = 0;  // lifecycle event, or the close reason
   int detail = 0;
+  std::string alias;  // device events: the device's alias (<alias name='net1'/>)
 };
 
 void EmitToJs(Napi::Env env, Napi::Function emit, EventMsg* m) {
@@ -24,6 +26,10 @@ void EmitToJs(Napi::Env env, Napi::Function emit, EventMsg* m) {
     o.Set("kind", m->kind);
     if (m->kind == "close") {
       o.Set("reason", m->event);
+    } else if (m->kind.rfind("domain-device-", 0) == 0) {
+      o.Set("name", m->name);
+      o.Set("uuid", m->uuid);
+      o.Set("alias", m->alias);
     } else {
       o.Set("name", m->name);
       o.Set("uuid", m->uuid);
@@ -43,15 +49,35 @@ void Post(void* opaque, EventMsg* m) {
 
 void FreeSinkRef(void* opaque) { delete static_cast<SinkRef*>(opaque); }
 
-int DomainLifecycleCb(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
-  auto* m = new EventMsg{"domain-lifecycle", "", "", event, detail};
+// A message about `dom`: its name and UUID copied on the event thread.
+EventMsg* DomainMsg(const char* kind, virDomainPtr dom) {
+  auto* m = new EventMsg{kind, "", "", 0, 0, ""};
   const char* name = virDomainGetName(dom);
   if (name != nullptr) m->name = name;
   char uuid[VIR_UUID_STRING_BUFLEN];
   if (virDomainGetUUIDString(dom, uuid) == 0) m->uuid = uuid;
+  return m;
+}
+
+int DomainLifecycleCb(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
+  EventMsg* m = DomainMsg("domain-lifecycle", dom);
+  m->event = event;
+  m->detail = detail;
   Post(opaque, m);
   return 0;
 }
+
+// virConnectDomainEventDeviceAddedCallback, ...RemovedCallback and ...RemovalFailedCallback
+// share one signature; the kind is the template argument.
+template <const char* Kind>
+void DomainDeviceCb(virConnectPtr, virDomainPtr dom, const char* devAlias, void* opaque) {
+  EventMsg* m = DomainMsg(Kind, dom);
+  if (devAlias != nullptr) m->alias = devAlias;
+  Post(opaque, m);
+}
+constexpr char kDeviceAdded[] = "domain-device-added";
+constexpr char kDeviceRemoved[] = "domain-device-removed";
+constexpr char kDeviceRemovalFailed[] = "domain-device-removal-failed";
 
 void NetworkLifecycleCb(virConnectPtr, virNetworkPtr net, int event, int detail, void* opaque) {
   auto* m = new EventMsg{"network-lifecycle", "", "", event, detail};
@@ -102,17 +128,34 @@ bool RegisterCloseCallback(virConnectPtr conn, const SinkRef& sink) {
 
 void UnregisterCloseCallback(virConnectPtr conn) { virConnectUnregisterCloseCallback(conn, CloseCb); }
 
-int RegisterLifecycle(virConnectPtr conn, bool network, const SinkRef& sink) {
+bool EventSupported(bool network, int eventID) {
+  if (network) return eventID == VIR_NETWORK_EVENT_ID_LIFECYCLE;
+  return eventID == VIR_DOMAIN_EVENT_ID_LIFECYCLE || eventID == VIR_DOMAIN_EVENT_ID_DEVICE_ADDED ||
+         eventID == VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED || eventID == VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED;
+}
+
+int RegisterEvent(virConnectPtr conn, bool network, int eventID, const SinkRef& sink) {
+  virConnectDomainEventGenericCallback cb = nullptr;
+  if (!network) {
+    switch (eventID) {
+      case VIR_DOMAIN_EVENT_ID_LIFECYCLE: cb = VIR_DOMAIN_EVENT_CALLBACK(DomainLifecycleCb); break;
+      case VIR_DOMAIN_EVENT_ID_DEVICE_ADDED: cb = VIR_DOMAIN_EVENT_CALLBACK(DomainDeviceCb<kDeviceAdded>); break;
+      case VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED: cb = VIR_DOMAIN_EVENT_CALLBACK(DomainDeviceCb<kDeviceRemoved>); break;
+      case VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED: cb = VIR_DOMAIN_EVENT_CALLBACK(DomainDeviceCb<kDeviceRemovalFailed>); break;
+      default: return -1;  // unreachable: the caller checked EventSupported()
+    }
+  } else if (eventID != VIR_NETWORK_EVENT_ID_LIFECYCLE) {
+    return -1;  // likewise
+  }
   auto* ref = new SinkRef(sink);
   int id = network ? virConnectNetworkEventRegisterAny(conn, nullptr, VIR_NETWORK_EVENT_ID_LIFECYCLE,
                                                        VIR_NETWORK_EVENT_CALLBACK(NetworkLifecycleCb), ref, FreeSinkRef)
-                   : virConnectDomainEventRegisterAny(conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                      VIR_DOMAIN_EVENT_CALLBACK(DomainLifecycleCb), ref, FreeSinkRef);
+                   : virConnectDomainEventRegisterAny(conn, nullptr, eventID, cb, ref, FreeSinkRef);
   if (id < 0) delete ref;  // likewise
   return id;
 }
 
-int DeregisterLifecycle(virConnectPtr conn, bool network, int id) {
+int DeregisterEvent(virConnectPtr conn, bool network, int id) {
   return network ? virConnectNetworkEventDeregisterAny(conn, id) : virConnectDomainEventDeregisterAny(conn, id);
 }
 

@@ -1,6 +1,6 @@
 // Events, from libvirt's event thread to JS: the Sink a connection's events go through, and the
-// callbacks that post into it (domain and network lifecycle, connection close), with their
-// registration. One file per event family, as libvirt-go-module keeps domain_events.go,
+// callbacks that post into it (domain and network lifecycle, domain device added / removed /
+// removal failed, connection close), with their registration. One file per event family, as libvirt-go-module keeps domain_events.go,
 // network_events.go and callbacks.go apart from connect.go.
 #pragma once
 #include <libvirt/libvirt.h>
@@ -44,8 +44,13 @@ void SinkUnsubscribed(Napi::Env env, Sink* s);
 bool RegisterCloseCallback(virConnectPtr conn, const SinkRef& sink);
 void UnregisterCloseCallback(virConnectPtr conn);
 
-// VIR_{DOMAIN,NETWORK}_EVENT_ID_LIFECYCLE: the callback id, or -1 with the libvirt error set.
-int RegisterLifecycle(virConnectPtr conn, bool network, const SinkRef& sink);
-int DeregisterLifecycle(virConnectPtr conn, bool network, int id);
+// The event ids with a callback here: VIR_NETWORK_EVENT_ID_LIFECYCLE, and
+// VIR_DOMAIN_EVENT_ID_LIFECYCLE, _DEVICE_ADDED, _DEVICE_REMOVED, _DEVICE_REMOVAL_FAILED. Any
+// other id would hand libvirt a callback of the wrong signature: check before registering.
+bool EventSupported(bool network, int eventID);
+
+// A supported event id: the callback id, or -1 with the libvirt error set.
+int RegisterEvent(virConnectPtr conn, bool network, int eventID, const SinkRef& sink);
+int DeregisterEvent(virConnectPtr conn, bool network, int id);
 
 }  // namespace hostwire

@@ -7,6 +7,9 @@
  *     'domain-lifecycle'   DomainLifecycleEvent   (after domainEventRegisterAny())
  *     'network-lifecycle'  NetworkLifecycleEvent  (after networkEventRegisterAny())
  *     'lifecycle'          either of the two
+ *     'domain-device-added'           DomainDeviceEvent  (after domainEventRegisterAny(VIR_DOMAIN_EVENT_ID_DEVICE_ADDED))
+ *     'domain-device-removed'         DomainDeviceEvent  (..._DEVICE_REMOVED)
+ *     'domain-device-removal-failed'  DomainDeviceEvent  (..._DEVICE_REMOVAL_FAILED)
  *     'close'              CloseEvent: the daemon went away (virConnectRegisterCloseCallback)
  *     'reopen'             reopen() succeeded and the subscriptions were registered again
  *
@@ -15,7 +18,14 @@
  */
 import { EventEmitter, on } from 'events';
 import { HostwireError, ValidationError } from '../errors';
-import { libvirtAddon, type NativeAuth, type NativeConnection, type NativeCredential, type NativeEvent } from '../native';
+import {
+  libvirtAddon,
+  type NativeAuth,
+  type NativeConnection,
+  type NativeCredential,
+  type NativeDeviceEventKind,
+  type NativeEvent,
+} from '../native';
 import {
   CLOSE_REASON,
   DOMAIN_EVENT,
@@ -38,6 +48,9 @@ import {
   VIR_CONNECT_LIST_NETWORKS_PERSISTENT,
   VIR_CONNECT_LIST_NETWORKS_TRANSIENT,
   VIR_DOMAIN_DEFINE_VALIDATE,
+  VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+  VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
+  VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
   VIR_DOMAIN_EVENT_ID_LIFECYCLE,
   VIR_NETWORK_EVENT_ID_LIFECYCLE,
 } from './constants';
@@ -91,6 +104,36 @@ export interface NetworkLifecycleEvent {
 
 export type LifecycleEvent = DomainLifecycleEvent | NetworkLifecycleEvent;
 
+/**
+ * A device of a running domain was hot-plugged, unplugged, or its unplug failed
+ * (virConnectDomainEventDeviceAddedCallback, ...RemovedCallback, ...RemovalFailedCallback).
+ * The device is named by its alias only: read the live XML for the rest (a NIC's MAC, its tap).
+ */
+export interface DomainDeviceEvent {
+  kind: 'domain-device';
+  /** 'DEVICE_ADDED', 'DEVICE_REMOVED' or 'DEVICE_REMOVAL_FAILED' (the VIR_DOMAIN_EVENT_ID_* it came from) */
+  event: 'DEVICE_ADDED' | 'DEVICE_REMOVED' | 'DEVICE_REMOVAL_FAILED';
+  /** The domain's name and UUID. */
+  name: string;
+  uuid: string;
+  /** The device's alias in the live XML: <alias name='net1'/> -> 'net1'. */
+  alias: string;
+}
+
+/** The domain event ids domainEventRegisterAny() takes, and what each emits. */
+const DOMAIN_EVENT_IDS: ReadonlyMap<number, string> = new Map([
+  [VIR_DOMAIN_EVENT_ID_LIFECYCLE, 'domain-lifecycle'],
+  [VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, 'domain-device-added'],
+  [VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, 'domain-device-removed'],
+  [VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, 'domain-device-removal-failed'],
+]);
+
+const DEVICE_EVENTS: Record<NativeDeviceEventKind, DomainDeviceEvent['event']> = {
+  'domain-device-added': 'DEVICE_ADDED',
+  'domain-device-removed': 'DEVICE_REMOVED',
+  'domain-device-removal-failed': 'DEVICE_REMOVAL_FAILED',
+};
+
 export interface CloseEvent {
   /** 'ERROR', 'EOF', 'KEEPALIVE', 'CLIENT' (VIR_CONNECT_CLOSE_REASON_*) */
   reason: string;
@@ -135,9 +178,18 @@ const DOMAIN_LIST_FLAGS =
   VIR_CONNECT_LIST_DOMAINS_AUTOSTART |
   VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART;
 
-interface Subscription {
+/**
+ * One libvirt registration of an event id, shared by every subscription asking for that id: an
+ * event is emitted once however many subscriptions (a PortWatcher's and the caller's own) want it.
+ */
+interface Registration {
+  key: string;
   kind: 'domain' | 'network';
-  nativeId: number;
+  eventID: number;
+  /** The subscription ids using it. */
+  users: Set<number>;
+  /** libvirt's callback id (again after reopen()). */
+  nativeId: Promise<number>;
 }
 
 function checkAuth(auth: OpenOptions['auth']): NativeAuth {
@@ -157,8 +209,10 @@ export class Connection extends EventEmitter {
   readonly uri: string;
   readonly options: Readonly<OpenOptions>;
   #native: NativeConnection | null;
-  /** Our subscription ids (stable across reopen()) -> the live libvirt callback id. */
-  readonly #subs = new Map<number, Subscription>();
+  /** Our subscription ids (stable across reopen()) -> the registration they share. */
+  readonly #subs = new Map<number, Registration>();
+  /** The live registrations, by `kind:eventID`. */
+  readonly #regs = new Map<string, Registration>();
   #nextSub = 1;
 
   private constructor(uri: string, options: OpenOptions) {
@@ -216,6 +270,17 @@ export class Connection extends EventEmitter {
       this.emit('close', close);
       return;
     }
+    if ('alias' in ev) {
+      const out: DomainDeviceEvent = {
+        kind: 'domain-device',
+        event: DEVICE_EVENTS[ev.kind],
+        name: ev.name,
+        uuid: ev.uuid,
+        alias: ev.alias,
+      };
+      this.emit(ev.kind, out);
+      return;
+    }
     if (ev.kind === 'domain-lifecycle') {
       const event = enumName(DOMAIN_EVENT, ev.event);
       const out: DomainLifecycleEvent = {
@@ -257,7 +322,7 @@ export class Connection extends EventEmitter {
 
   /**
    * Opens the same URI again with the same options after the daemon went away (or after close()),
-   * and registers every event subscription again under the same ids. Emits 'reopen'.
+   * and registers every event subscription again (same ids for the caller). Emits 'reopen'.
    */
   async reopen(): Promise<void> {
     const old = this.#native;
@@ -265,8 +330,9 @@ export class Connection extends EventEmitter {
     if (old) await call('close', () => old.close()).catch(() => undefined);
     await this.#openNative();
     const native = this.#conn();
-    for (const sub of this.#subs.values()) {
-      sub.nativeId = await call('eventRegisterAny', () => native.subscribe(sub.kind));
+    for (const reg of this.#regs.values()) {
+      reg.nativeId = call('eventRegisterAny', () => native.subscribe(reg.kind, reg.eventID));
+      await reg.nativeId;
     }
     this.emit('reopen');
   }
@@ -392,31 +458,63 @@ export class Connection extends EventEmitter {
     return new Domain(await call('domainDefineXML', () => n.domainDefineXML(xml, flags)));
   }
 
-  async #register(kind: 'domain' | 'network'): Promise<number> {
+  async #register(kind: 'domain' | 'network', eventID: number): Promise<number> {
     const n = this.#conn();
-    const nativeId = await call('eventRegisterAny', () => n.subscribe(kind));
+    const key = `${kind}:${eventID}`;
+    let reg = this.#regs.get(key);
+    if (!reg) {
+      const fresh: Registration = {
+        key,
+        kind,
+        eventID,
+        users: new Set(),
+        nativeId: call('eventRegisterAny', () => n.subscribe(kind, eventID)),
+      };
+      fresh.nativeId.catch(() => this.#regs.get(key) === fresh && this.#regs.delete(key));
+      this.#regs.set(key, (reg = fresh));
+    }
     const id = this.#nextSub++;
-    this.#subs.set(id, { kind, nativeId });
+    reg.users.add(id); // before the wait: a sharer's deregistration meanwhile keeps the registration
+    try {
+      await reg.nativeId;
+    } catch (e) {
+      reg.users.delete(id);
+      throw e;
+    }
+    this.#subs.set(id, reg);
     return id;
   }
 
   async #deregister(id: number, kind: 'domain' | 'network'): Promise<void> {
-    const sub = this.#subs.get(id);
-    if (!sub || sub.kind !== kind) throw new HostwireError('EINVALIDARG', `no ${kind} event subscription ${id}`);
+    const reg = this.#subs.get(id);
+    if (!reg || reg.kind !== kind) throw new HostwireError('EINVALIDARG', `no ${kind} event subscription ${id}`);
     this.#subs.delete(id);
+    reg.users.delete(id);
+    if (reg.users.size > 0) return;
+    this.#regs.delete(reg.key);
+    const nativeId = await reg.nativeId;
     const n = this.#native;
-    if (n) await call('eventDeregisterAny', () => n.unsubscribe(sub.nativeId));
+    if (n) await call('eventDeregisterAny', () => n.unsubscribe(nativeId));
   }
 
   /**
-   * Subscribes to domain lifecycle events ('domain-lifecycle' and 'lifecycle' on this emitter);
-   * resolves a subscription id. Equivalent to: virConnectDomainEventRegisterAny(LIFECYCLE),
-   * virsh event --all --loop.
+   * Subscribes to one kind of domain event; resolves a subscription id (kept across reopen()).
+   * VIR_DOMAIN_EVENT_ID_LIFECYCLE (the default): 'domain-lifecycle' and 'lifecycle' on this
+   * emitter; VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, _DEVICE_REMOVED, _DEVICE_REMOVAL_FAILED:
+   * 'domain-device-added', 'domain-device-removed', 'domain-device-removal-failed'
+   * (DomainDeviceEvent). Subscriptions to the same id share one libvirt registration, so each
+   * event is emitted once; the registration goes when its last subscription is deregistered.
+   * Equivalent to: virConnectDomainEventRegisterAny(conn, NULL, eventID, ...),
+   * virsh event --all --loop (lifecycle; --event device-added ...).
    */
   async domainEventRegisterAny(eventID = VIR_DOMAIN_EVENT_ID_LIFECYCLE): Promise<number> {
-    if (eventID !== VIR_DOMAIN_EVENT_ID_LIFECYCLE)
-      throw new ValidationError('EINVALIDARG', 'only VIR_DOMAIN_EVENT_ID_LIFECYCLE is supported', 'eventID');
-    return this.#register('domain');
+    if (!DOMAIN_EVENT_IDS.has(eventID))
+      throw new ValidationError(
+        'EINVALIDARG',
+        `eventID ${String(eventID)} is not supported (VIR_DOMAIN_EVENT_ID_LIFECYCLE, _DEVICE_ADDED, _DEVICE_REMOVED, _DEVICE_REMOVAL_FAILED)`,
+        'eventID',
+      );
+    return this.#register('domain', eventID);
   }
 
   /** Equivalent to: virConnectDomainEventDeregisterAny. */
@@ -432,7 +530,7 @@ export class Connection extends EventEmitter {
   async networkEventRegisterAny(eventID = VIR_NETWORK_EVENT_ID_LIFECYCLE): Promise<number> {
     if (eventID !== VIR_NETWORK_EVENT_ID_LIFECYCLE)
       throw new ValidationError('EINVALIDARG', 'only VIR_NETWORK_EVENT_ID_LIFECYCLE is supported', 'eventID');
-    return this.#register('network');
+    return this.#register('network', eventID);
   }
 
   /** Equivalent to: virConnectNetworkEventDeregisterAny. */

@@ -1,4 +1,4 @@
-/** libvirt bindings: connections, networks, domains and lifecycle events, as Promises. */
+/** libvirt bindings: connections, networks, domains, lifecycle and device events, as Promises. */
 export * from './constants';
 export * from './names';
 export { Connection, DEFAULT_URI, resolveUri } from './connection';
@@ -6,6 +6,7 @@ export type {
   AuthCallback,
   CloseEvent,
   Credential,
+  DomainDeviceEvent,
   DomainLifecycleEvent,
   LifecycleEvent,
   NetworkLifecycleEvent,
@@ -16,6 +17,6 @@ export { Domain } from './domain';
 export type { DomainInfo, DomainState } from './domain';
 export { Network } from './network';
 export type { NetworkInfo } from './network';
-export { interfaceXml, interfacesFromXml } from './interfaces';
+export { interfaceXml, interfacesFromXml, interfacesOf } from './interfaces';
 export type { DomainInterface, InterfaceSpec } from './interfaces';
 export { LibvirtError } from './errors';

@@ -27,7 +27,11 @@ export interface DomainInterface {
 
 /** Reads every <interface> under <devices> of a domain's XML. Equivalent to: virsh domiflist (from XML). */
 export function interfacesFromXml(xml: string): DomainInterface[] {
-  const doc = parseXml(xml);
+  return interfacesOf(parseXml(xml));
+}
+
+/** interfacesFromXml() on a document already parsed (by parseXml). */
+export function interfacesOf(doc: XmlNode): DomainInterface[] {
   return list(child(doc, 'domain', 'devices', 'interface')).map((i) => {
     const source = child(i, 'source');
     const network = attr(source, 'network') ?? null;

@@ -15,6 +15,8 @@ export {
 export type { DefineBridgeOptions, DefineBridgeResult, EditResult, NetworkBridge } from './network';
 export { attachInterface, detachInterface, interfaceList, interfaceSpec, randomMac } from './domain';
 export type { AttachOptions, DetachOptions, InterfaceRow } from './domain';
+export { PortWatcher } from './ports';
+export type { GoneReason, Port, PortEvent, PortWatcherOptions } from './ports';
 export { addBridgePort, checkBatchPorts, checkBridgePort, isPhysicalLink, MANAGED_FORWARD, refuseManaged } from './guard';
 export type { GuardOptions } from './guard';
 export { BRIDGE_NF, getBridgeFirewall, setBridgeFirewall, openInNetns } from './firewall';
