@@ -83,6 +83,15 @@ function ns(name: string, cmd: 'add' | 'del'): void {
 
 async function main(): Promise<void> {
   const a = args(process.argv.slice(2));
+  // Ctrl-C or SIGTERM ends the run early, and what it made is still removed (finally below).
+  let stopping = false;
+  const stop = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    log('soak: stopping: cleaning up');
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const A = `hwsoakA${process.pid}`;
   const B = `hwsoakB${process.pid}`;
   ns(A, 'add');
@@ -213,7 +222,7 @@ async function main(): Promise<void> {
 
     // Warm-up, then the measured minutes.
     const warmEnd = Date.now() + a.warmup * 1000;
-    while (Date.now() < warmEnd) await oneRound();
+    while (Date.now() < warmEnd && !stopping) await oneRound();
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     await sleep(100);
@@ -223,7 +232,7 @@ async function main(): Promise<void> {
     let minute = 0;
     let nextLine = Date.now() + 60_000;
     const p99s: number[] = [];
-    while (Date.now() < end) {
+    while (Date.now() < end && !stopping) {
       await oneRound();
       if (Date.now() >= nextLine || Date.now() >= end) {
         minute++;
