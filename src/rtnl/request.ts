@@ -238,6 +238,38 @@ export function linkSet(dev: string | number, change: LinkChange, op?: string): 
 }
 
 /**
+ * Changes a link's kind options in place (the kind's changelink): one RTM_NEWLINK without
+ * NLM_F_CREATE, carrying IFLA_LINKINFO with the kind and the options `check` accepts.
+ * Equivalent to: ip link set DEV type KIND [OPTIONS]
+ */
+export function linkSetType(dev: string | number, kind: string, opts: object): Request {
+  checkDev(dev);
+  const k = typeof kind === 'string' ? getKind(kind) : undefined;
+  if (!k?.check || !k.encodeData)
+    throw new ValidationError('EINVALIDKIND', `kind: '${String(kind)}' has no options that change in place`, 'kind');
+  if (opts === null || typeof opts !== 'object') throw new ValidationError('EINVALIDOPTION', 'options: not an object', 'options');
+  const data = k.check(opts);
+  const encodeData = k.encodeData;
+  return {
+    op: `link set ${dev} type ${kind}`,
+    dump: false,
+    needs: [],
+    netns: k.netns?.(data) ?? [],
+    encode(ctx) {
+      const w = new MessageWriter(RTM_NEWLINK, 0, 96);
+      const index = devIndex(dev, ctx);
+      w.ifinfomsg(index);
+      if (!index) w.string(IFLA_IFNAME, dev as string);
+      w.nest(IFLA_LINKINFO, () => {
+        w.string(IFLA_INFO_KIND, kind);
+        w.nest(IFLA_INFO_DATA, () => encodeData(w, data, ctx));
+      });
+      return w.finish();
+    },
+  };
+}
+
+/**
  * Deletes a link (a veth's peer goes with it).
  * Equivalent to: ip link del DEV
  */
