@@ -175,6 +175,20 @@ kernelTest(t, 'createLink of kind tun: the tap, then its master, up and alias in
   }),
 );
 
+kernelTest(t, 'an alias given to a create is set (the kernel ignores IFLA_IFALIAS in RTM_NEWLINK), by the batch and by the verbs', () =>
+  withHandle(async (h, ns) => {
+    const r = await runBatch(h, [
+      { op: 'createLink', name: 'ab0', kind: 'bridge', options: { alias: 'one' } },
+      { op: 'createVeth', name: 'av0', peer: 'av1', options: { alias: 'two' } as object },
+      { op: 'createLink', name: 'ab0', kind: 'bridge', options: { alias: 'not mine' } },
+    ]);
+    assert.equal(codes(r), ['ok', 'ok', 'EEXIST']);
+    await h.createBridge('ab1', { alias: 'three' } as object);
+    const alias = (n: string) => ipJson('-n', ns, 'link', 'show', n)[0].ifalias;
+    assert.equal(['ab0', 'av0', 'ab1'].map(alias), ['one', 'two', 'three'], 'the existing ab0 keeps its alias');
+  }),
+);
+
 kernelTest(t, 'addresses, routes and kind options in a batch; rollback undoes them, and a delete by its restore operations', () =>
   withHandle(async (h, ns) => {
     ip('-n', ns, 'link', 'add', 'rb0', 'type', 'bridge', 'stp_state', '0');

@@ -105,7 +105,8 @@ export interface BatchReport {
 /** An operation after its checks: what the send loop needs, nothing left to validate. */
 type Built =
   | { kind: 'tap'; spec: TunSpecNative; then?: LinkChange }
-  | { kind: 'create'; req: Request; name: string; peer?: string }
+  /** `alias`: set by an RTM_SETLINK right after (the kernel ignores IFLA_IFALIAS in a create). */
+  | { kind: 'create'; req: Request; name: string; peer?: string; alias?: string }
   | { kind: 'set'; req: Request; dev: string | number; change: LinkChange; revert?: LinkChange }
   | { kind: 'setType'; req: Request; dev: string | number; type: string; options: object; revert?: object }
   | { kind: 'delete'; req: Request; dev: string | number; restore?: BatchOp[] }
@@ -134,12 +135,15 @@ export function buildOp(o: BatchOp, rollback = false): Built {
     case 'createTap':
       return { kind: 'tap', spec: tunSpec(o.name, o.options) };
     case 'createBridge':
-      return { kind: 'create', req: linkCreate(o.name, 'bridge', o.options ?? {}), name: o.name };
+      return created({ kind: 'create', req: linkCreate(o.name, 'bridge', o.options ?? {}), name: o.name }, o.options);
     case 'createVeth':
-      return { kind: 'create', req: linkCreate(o.name, 'veth', { ...o.options, peer: o.peer }), name: o.name, peer: o.peer };
+      return created(
+        { kind: 'create', req: linkCreate(o.name, 'veth', { ...o.options, peer: o.peer }), name: o.name, peer: o.peer },
+        o.options,
+      );
     case 'createLink':
       if (o.kind === 'tun') return tunLink(o.name, o.options as TunLinkOptions);
-      return { kind: 'create', req: linkCreate(o.name, o.kind, o.options ?? {}), name: o.name };
+      return created({ kind: 'create', req: linkCreate(o.name, o.kind, o.options ?? {}), name: o.name }, o.options);
     case 'setLink': {
       const req = linkSet(o.dev, o.change);
       const revert = o.revert === undefined ? undefined : checkLinkChange(o.revert);
@@ -186,6 +190,12 @@ export function buildOp(o: BatchOp, rollback = false): Built {
   }
 }
 
+/** A create, with the alias its options give (checked by linkCreate) for the RTM_SETLINK after it. */
+function created(b: Extract<Built, { kind: 'create' }>, options?: object): Built {
+  const alias = (options as LinkCommon | undefined)?.alias;
+  return alias === undefined ? b : { ...b, alias };
+}
+
 /** Checks an operation without sending anything (throws ValidationError). */
 export function checkOp(o: BatchOp): void {
   buildOp(o);
@@ -226,9 +236,9 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
   // 2. Send them in order.
   const index = new Map<string, number>(); // names resolved once
   // What undoes each operation that succeeded (`at`; `always`: whatever its result says, as a
-  // tap made before its RTM_SETLINK failed). `del`: a plain delete of what the operation made,
+  // tap made before its RTM_SETLINK failed; `made`: whether the link was made, whatever followed). `del`: a plain delete of what the operation made,
   // so that runs of them go through the batched unregister.
-  const undo: Array<{ at: number; always?: boolean; del?: number | string; run: () => Promise<unknown> }> = [];
+  const undo: Array<{ at: number; always?: boolean; made?: () => boolean; del?: number | string; run: () => Promise<unknown> }> = [];
   let inflight = 0;
   let idle: (() => void) | undefined;
   const settle = () => (inflight === 0 ? Promise.resolve() : new Promise<void>((r) => (idle = r)));
@@ -329,8 +339,35 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
           case 'create':
             for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
             forget(b.name, b.peer);
-            sendOne(i, b.req);
-            undo.push({ at: i, del: b.name, run: () => h.deleteLink(b.name) });
+            if (b.alias === undefined) {
+              sendOne(i, b.req);
+              undo.push({ at: i, del: b.name, run: () => h.deleteLink(b.name) });
+            } else {
+              // The alias goes only once the link is known to be this operation's (a create that
+              // fails with EEXIST must never mark someone else's device); a failure there is the
+              // operation's, and the link it made is still undone.
+              const at = i;
+              const alias = b.alias;
+              let made = false;
+              inflight++;
+              h.queue(b.req, ctx, (err: NetlinkError | null) => {
+                made = !err;
+                results[at] = err ? { ok: false, error: err } : { ok: true };
+                if (err) failed = true;
+                else {
+                  inflight++;
+                  h.queue(linkSet(b.name, { alias }), ctx, (e: NetlinkError | null) => {
+                    if (e) {
+                      results[at] = { ok: false, error: e };
+                      failed = true;
+                    }
+                    done();
+                  });
+                }
+                done();
+              });
+              undo.push({ at: i, made: () => made, del: b.name, run: () => h.deleteLink(b.name) });
+            }
             break;
           case 'set': {
             const { dev, change } = b;
@@ -417,7 +454,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
   report.failed = final.filter((r) => !r.ok).length;
   if (options.rollback && report.failed) {
     report.rolledBack = true;
-    const todo = undo.reverse().filter((u) => u.always || final[u.at].ok);
+    const todo = undo.reverse().filter((u) => u.always || (u.made ? u.made() : final[u.at].ok));
     for (let k = 0; k < todo.length; k++) {
       // A run of deletions of what the batch made: one batched unregister.
       let j = k;

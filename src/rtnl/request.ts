@@ -66,7 +66,10 @@ export interface LinkCommon {
   address?: string;
   /** A master (bridge) to be a port of from the start (IFLA_MASTER). */
   master?: string | number;
-  /** IFLA_IFALIAS. */
+  /**
+   * IFLA_IFALIAS. The kernel ignores it in a create message (rtnl_create_link does not read it):
+   * the Handle verbs and runBatch set it with an RTM_SETLINK right after the link is made.
+   */
   alias?: string;
   /** IFLA_GROUP. */
   group?: number;
