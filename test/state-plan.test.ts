@@ -276,6 +276,38 @@ test('addresses: the stated set, exactly; removals first (with what restores the
   assert.is(lines(p)[0], '- address 10.0.0.1/24 dev br0');
 });
 
+test('routes the kernel flushes with an address that goes are removed first (for the rollback), and added again when kept', () => {
+  const cur: CurrentState = {
+    links: [
+      link('br0', 'bridge', { addresses: [{ cidr: '10.0.0.1/24' }] }),
+      link('br1', 'bridge', { addresses: [{ cidr: '10.1.0.1/24' }, { cidr: '10.1.1.1/24' }] }),
+    ],
+    routes: [
+      route({ dst: 'default', gateway: '10.0.0.254', dev: 'br0' }),
+      route({ dst: '10.9.0.0/16', gateway: '10.0.0.253', dev: 'br0' }),
+      route({ dst: '10.8.0.0/16', gateway: '10.1.0.254', dev: 'br1' }),
+      route({ dst: '10.7.0.0/16', dev: 'br1', src: '10.1.1.1' }),
+    ],
+  };
+  const d = doc({
+    links: [
+      { name: 'br0', kind: 'bridge', addresses: ['10.0.0.2/24'] },
+      { name: 'br1', kind: 'bridge', addresses: ['10.1.0.1/24'] },
+    ],
+    routes: [{ dst: 'default', gateway: '10.0.0.254', dev: 'br0' }],
+  });
+  const p = plan(d, cur);
+  assert.equal(names(p.entries), [
+    'delete route default via 10.0.0.254 dev br0',
+    'delete route 10.9.0.0/16 via 10.0.0.253 dev br0',
+    'delete route 10.7.0.0/16 dev br1',
+    'delete address 10.0.0.1/24',
+    'delete address 10.1.1.1/24',
+    'create address 10.0.0.2/24',
+    'create route default via 10.0.0.254 dev br0',
+  ]);
+});
+
 test("routes: added with the mark, a changed one replaced, only hostwire's own pruned", () => {
   const cur: CurrentState = {
     links: [link('br0', 'bridge')],

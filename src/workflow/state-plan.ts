@@ -289,6 +289,8 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
   };
 
   const removeRoutes: PlanEntry[] = [];
+  /** Routes the kernel flushes with an address that goes. */
+  const flushed = new Set<ObservedRoute>();
   const removeAddrs: PlanEntry[] = [];
   const creates: Array<PlanEntry & { depth: number }> = [];
   const updates: Array<PlanEntry & { depth: number }> = [];
@@ -398,7 +400,16 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
     const have = c && !gone.has(name) ? c.addresses : [];
     const want = new Set(d.addresses.map(normalCidr));
     const haveSet = new Set(have.map((a) => a.cidr));
-    for (const a of have)
+    // IPv4 routes out of a link that loses its last IPv4 address, and routes preferring a source
+    // address that goes, go with it (the kernel flushes them): removed first, explicitly, so that a
+    // rollback adds them back, and added again after if the document keeps them.
+    const leaving = have.filter((a) => !want.has(a.cidr));
+    const lastV4 = leaving.some((a) => !a.cidr.includes(':')) && have.every((a) => a.cidr.includes(':') || !want.has(a.cidr));
+    const sources = new Set(leaving.map((a) => a.cidr.split('/')[0]));
+    for (const r of curRoutes)
+      if (r.dev === name && ((lastV4 && routeFamily(r) === 4) || (r.src !== undefined && sources.has(normalIp(r.src) as string))))
+        flushed.add(r);
+    for (const a of leaving)
       if (!want.has(a.cidr))
         removeAddrs.push({
           action: 'delete',
@@ -425,7 +436,7 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
     const key = routeKey(r);
     wantKeys.add(key);
     const c = curByKey.get(key);
-    const lost = c && c.dev !== undefined && gone.has(c.dev); // its link goes, and the route with it
+    const lost = c && ((c.dev !== undefined && gone.has(c.dev)) || flushed.has(c)); // its link or address goes, and the route with it
     const differs =
       c &&
       (normalIp(c.gateway) !== normalIp(r.gateway) ||
@@ -441,9 +452,17 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
     ops.push({ op: 'addRoute', route: routeSpec(r, RTPROT_HOSTWIRE) });
     addRoutes.push({ action: c && !lost ? 'replace' : 'create', type: 'route', name: routeText(r), dev: r.dev, changes, ops });
   }
+  for (const c of flushed)
+    removeRoutes.push({
+      action: 'delete',
+      type: 'route',
+      name: routeText(c),
+      dev: c.dev,
+      ops: [{ op: 'deleteRoute', route: observedSpec(c) }],
+    });
   if (options.prune)
     for (const c of curRoutes) {
-      if (!c.owned || wantKeys.has(routeKey(c)) || (c.dev !== undefined && gone.has(c.dev))) continue;
+      if (!c.owned || wantKeys.has(routeKey(c)) || flushed.has(c) || (c.dev !== undefined && gone.has(c.dev))) continue;
       removeRoutes.push({
         action: 'delete',
         type: 'route',
