@@ -49,6 +49,8 @@ export interface RouteState {
   metric?: number;
   /** Preferred source (RTA_PREFSRC). */
   src?: string;
+  /** rtm_protocol to add it with (default RTPROT_HOSTWIRE, the mark). */
+  protocol?: number;
 }
 
 export interface NetworkState {

@@ -266,13 +266,19 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
       removed.add(c.name);
     }
   const replaced = new Set([...fate].filter(([, f]) => f === 'replace').map(([n]) => n));
-  // Links gone (or made again) take their peers, ports' master, addresses and routes with them.
-  const gone = new Set([...removed, ...replaced]);
-  for (const n of [...gone]) {
-    const c = cur.get(n) as ObservedLink;
-    const peer = getKind(c.kind)?.peer?.(c.options);
-    if (peer !== undefined && cur.has(peer)) gone.add(peer);
-  }
+  // Links gone take their peers, ports' master, addresses and routes with them: those made again
+  // (`early`) before anything else is made or changed, those removed (prune) at the very end.
+  const withPeers = (names: Iterable<string>) => {
+    const out = new Set(names);
+    for (const n of [...out]) {
+      const c = cur.get(n) as ObservedLink;
+      const peer = getKind(c.kind)?.peer?.(c.options);
+      if (peer !== undefined && cur.has(peer)) out.add(peer);
+    }
+    return out;
+  };
+  const early = withPeers(replaced);
+  const gone = new Set([...early, ...withPeers(removed)]);
   const exists = (n: string) => (cur.has(n) && !gone.has(n)) || des.has(n);
 
   for (const [name, { l: d, i }] of des)
@@ -328,7 +334,7 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
     const change: LinkChange = {};
     const revert: LinkChange = {};
     const changes: Record<string, [unknown, unknown]> = {};
-    const curMaster = now.master !== null && gone.has(now.master) ? null : now.master;
+    const curMaster = now.master !== null && early.has(now.master) ? null : now.master;
     if (d.master !== undefined && d.master !== curMaster) {
       change.master = d.master;
       revert.master = now.master;
@@ -397,7 +403,7 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
   for (const [name, { l: d }] of des) {
     if (d.addresses === undefined) continue;
     const c = cur.get(name);
-    const have = c && !gone.has(name) ? c.addresses : [];
+    const have = c && !early.has(name) ? c.addresses : [];
     const want = new Set(d.addresses.map(normalCidr));
     const haveSet = new Set(have.map((a) => a.cidr));
     // IPv4 routes out of a link that loses its last IPv4 address, and routes preferring a source
@@ -436,12 +442,14 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
     const key = routeKey(r);
     wantKeys.add(key);
     const c = curByKey.get(key);
-    const lost = c && ((c.dev !== undefined && gone.has(c.dev)) || flushed.has(c)); // its link or address goes, and the route with it
+    // Its link (made again) or its address goes before routes are added, and the route with it.
+    const lost = c && ((c.dev !== undefined && early.has(c.dev)) || flushed.has(c));
     const differs =
       c &&
       (normalIp(c.gateway) !== normalIp(r.gateway) ||
         (r.dev !== undefined && c.dev !== r.dev) ||
-        (r.src !== undefined && normalIp(c.src) !== normalIp(r.src)));
+        (r.src !== undefined && normalIp(c.src) !== normalIp(r.src)) ||
+        (r.protocol !== undefined && c.protocol !== r.protocol));
     if (c && !lost && !differs) continue;
     const ops: BatchOp[] = [];
     const changes: Record<string, [unknown, unknown]> = {};
@@ -449,7 +457,7 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
       ops.push({ op: 'deleteRoute', route: observedSpec(c) });
       for (const f of ['gateway', 'dev', 'src'] as const) if (c[f] !== r[f] && r[f] !== undefined) changes[f] = [c[f] ?? null, r[f]];
     }
-    ops.push({ op: 'addRoute', route: routeSpec(r, RTPROT_HOSTWIRE) });
+    ops.push({ op: 'addRoute', route: routeSpec(r, r.protocol ?? RTPROT_HOSTWIRE) });
     addRoutes.push({ action: c && !lost ? 'replace' : 'create', type: 'route', name: routeText(r), dev: r.dev, changes, ops });
   }
   for (const c of flushed)
@@ -484,8 +492,12 @@ export function plan(desired: StateDocument, current: CurrentState, options: Pla
   return { entries };
 }
 
-/** The state as a document: every field stated, so that applying it where it came from changes nothing. */
-export function toDocument(s: CurrentState): StateDocument {
+/**
+ * The state as a document: every field stated, so that applying it where it came from changes
+ * nothing. `protocols`: routes state their rtm_protocol too (a checkpoint's, so that a restore
+ * adds them back as they were, not as hostwire's).
+ */
+export function toDocument(s: CurrentState, opts: { protocols?: boolean } = {}): StateDocument {
   const links = s.links.map((l): LinkState => {
     const addresses = l.addresses.map((a) => a.cidr);
     if (isHardware(l.kind)) return { name: l.name, kind: l.kind, master: l.master, up: l.up, addresses };
@@ -506,6 +518,7 @@ export function toDocument(s: CurrentState): StateDocument {
       if (r.dev !== undefined) o.dev = r.dev;
       if (r.metric !== undefined) o.metric = r.metric;
       if (r.src !== undefined) o.src = r.src;
+      if (opts.protocols) o.protocol = r.protocol;
       return o;
     });
   return doc;
