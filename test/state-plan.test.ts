@@ -105,6 +105,12 @@ test('what is there already, as show-state states it, plans nothing', () => {
     routes: [route({ dst: 'default', gateway: '10.0.0.254', dev: 'br0' }), route({ dst: 'fd01::/64', dev: 'br0', metric: 1024 })],
   };
   const shown = toDocument(cur);
+  assert.is(
+    toDocument({ links: [link('b1', 'bridge', { addressFromPorts: true })] }).links[0].address,
+    undefined,
+    "a MAC that is its ports'",
+  );
+  assert.is(shown.links[1].address, cur.links[1].address);
   assert.equal(plan(checkState(JSON.parse(JSON.stringify(shown))), cur, { prune: true }).entries, []);
   // Fields a document leaves out are left as they are.
   assert.equal(

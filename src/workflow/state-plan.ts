@@ -60,6 +60,8 @@ export interface ObservedLink {
   addresses: ObservedAddress[];
   /** Marked as made by hostwire's apply (OWNER_MARK). */
   owned: boolean;
+  /** The MAC is its ports' (LinkKind.addressFromPorts), not its own: show-state leaves it out. */
+  addressFromPorts?: boolean;
 }
 
 /** A main-table route as readState found it, in full. */
@@ -505,7 +507,7 @@ export function toDocument(s: CurrentState, opts: { protocols?: boolean } = {}):
     if (Object.keys(l.options).length) d.options = l.options;
     d.master = l.master;
     d.mtu = l.mtu;
-    if (l.address) d.address = l.address;
+    if (l.address && !l.addressFromPorts) d.address = l.address;
     d.up = l.up;
     d.addresses = addresses;
     return d;

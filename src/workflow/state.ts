@@ -77,6 +77,11 @@ export async function readState(h: Handle, what: ReadOptions = {}): Promise<Curr
     addresses: byLink.get(l.index) ?? [],
     owned: isMarked(l.alias),
   }));
+  // A master whose MAC is its lowest port's: not its own (see LinkKind.addressFromPorts).
+  const lowest = new Map<string, string>();
+  for (const l of observed) if (l.master && l.address && (lowest.get(l.master) ?? 'g') > l.address) lowest.set(l.master, l.address);
+  for (const l of observed)
+    if (l.address && getKind(l.kind)?.addressFromPorts && lowest.get(l.name) === l.address) l.addressFromPorts = true;
   const state: CurrentState = { links: observed };
   if (routes)
     state.routes = routes

@@ -183,6 +183,8 @@ export const bridge: LinkKind = {
   readOptions,
   // Every option changes in place: ip link set BR type bridge stp_state 1 ...
   mutable: READ.map(([key]) => key),
+  // br_stp_recalculate_bridge_id: the lowest port MAC, unless one was set.
+  addressFromPorts: true,
   // The kernel's (br_dev_setup, br_multicast_init).
   defaults: {
     stp: false,

@@ -55,6 +55,11 @@ export interface LinkKind {
    * out (a kernel without CONFIG_BRIDGE_VLAN_FILTERING refuses even vlan_filtering 0).
    */
   readonly defaults?: Readonly<Record<string, unknown>>;
+  /**
+   * A master whose MAC follows its ports' lowest unless one is set (a bridge): a state document
+   * leaves such a MAC out, since it is not the link's own.
+   */
+  readonly addressFromPorts?: boolean;
   /** The other link that making this one also makes (a veth's peer), from its options. */
   peer?(options: Record<string, unknown>): string | undefined;
 }
