@@ -32,7 +32,8 @@ function startWatcher(ctx: CliContext, id: string): number | undefined {
 }
 
 /**
- * hostwire [-n NETNS] apply FILE|- [--dry-run] [--prune] [--confirm-within SECONDS] [--json].
+ * hostwire [-n NETNS] [--uri URI] apply FILE|- [--dry-run] [--prune] [--confirm-within SECONDS] [--json]
+ * (--uri: for a document with libvirt networks).
  * Exits 0 only when the state read back matches the document (a dry run: when the plan is
  * printed); --json prints {"changes": N, "plan": [...], "verified": bool}.
  * Equivalent to: nmstatectl apply [--no-commit --timeout SECONDS]
@@ -50,7 +51,7 @@ const apply = verb('apply', {
     const { parseState } = require('../workflow/state-doc') as typeof import('../workflow/state-doc');
     const { planJson, planLines, planSummary } = require('../workflow/state-plan') as typeof import('../workflow/state-plan');
     const doc = parseState(readDocument(a.file));
-    const r = await apply(h(), doc, { dryRun: a.dryRun, prune: a.prune, confirmWithin: a.confirmWithin });
+    const r = await apply(h(), doc, { dryRun: a.dryRun, prune: a.prune, confirmWithin: a.confirmWithin, uri: ctx.uri });
     const watcher = r.checkpoint ? startWatcher(ctx, r.checkpoint.id) : undefined;
     if (ctx.json) {
       const out: Record<string, unknown> = { changes: r.changes, plan: planJson(r.plan), verified: r.verified };

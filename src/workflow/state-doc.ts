@@ -89,6 +89,13 @@ const isType = (v: unknown, t: string): boolean => typeOf(v) === t || (t === 'nu
 const at = (path: string, key: string | number): string => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
 const show = (v: unknown): string => (typeof v === 'string' ? `'${v.length > 40 ? v.slice(0, 40) + '...' : v}'` : JSON.stringify(v));
 
+const patterns = new Map<string, RegExp>();
+const pattern = (p: string): RegExp => {
+  let re = patterns.get(p);
+  if (!re) patterns.set(p, (re = new RegExp(p, 'u')));
+  return re;
+};
+
 /** The first way `v` does not fit `schema`, as [path, message], or null. */
 function firstError(schema: Schema, v: unknown, path: string): [string, string] | null {
   if (schema === true) return null;
@@ -107,7 +114,7 @@ function firstError(schema: Schema, v: unknown, path: string): [string, string] 
   if (typeof v === 'string') {
     if (typeof s.minLength === 'number' && v.length < s.minLength) return [path, 'must not be empty'];
     if (typeof s.maxLength === 'number' && v.length > s.maxLength) return [path, `${show(v)} is longer than ${s.maxLength}`];
-    if (typeof s.pattern === 'string' && !new RegExp(s.pattern, 'u').test(v)) return [path, `${show(v)} is not ${describe(s)}`];
+    if (typeof s.pattern === 'string' && !pattern(s.pattern).test(v)) return [path, `${show(v)} is not ${describe(s)}`];
   }
   if (typeof v === 'number') {
     if (typeof s.minimum === 'number' && v < s.minimum) return [path, `${v} is below ${s.minimum}`];

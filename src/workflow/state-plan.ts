@@ -89,7 +89,7 @@ export type PlanAction = 'create' | 'update' | 'delete' | 'replace';
 /** One change of the plan, and the operations that make it. */
 export interface PlanEntry {
   action: PlanAction;
-  type: 'link' | 'address' | 'route';
+  type: 'link' | 'address' | 'route' | 'network';
   /** The link's name, the address ('A/N'), or the route's destination. */
   name: string;
   /** The link an address or route is on. */
@@ -528,7 +528,10 @@ export function toDocument(s: CurrentState, opts: { protocols?: boolean } = {}):
 
 /** The plan as `--json` prints it: each entry without its operations. */
 export function planJson(p: Plan): Array<Omit<PlanEntry, 'ops'>> {
-  return p.entries.map(({ ops: _ops, ...e }) => e);
+  return p.entries.map(({ ops: _ops, ...e }) => {
+    delete (e as { network?: unknown }).network; // a network entry's steps (state-networks.ts)
+    return e;
+  });
 }
 
 const value = (v: unknown): string => (v === null || v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
@@ -541,7 +544,7 @@ export function planLines(p: Plan): string[] {
         ? `link ${e.name}${e.kind ? ` (${e.kind})` : ''}`
         : e.type === 'address'
           ? `address ${e.name} dev ${e.dev}`
-          : `route ${e.name}`;
+          : `${e.type} ${e.name}`;
     const fields = Object.entries(e.changes ?? {}).map(([k, [from, to]]) =>
       e.action === 'create' && from === null ? `${k}=${value(to)}` : `${k}: ${value(from)} -> ${value(to)}`,
     );

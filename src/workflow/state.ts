@@ -122,6 +122,9 @@ export interface ApplyOptions {
   checkpointDir?: string;
   /** Read-backs after the first that may still differ, while the kernel settles (default 5: about 1.5 s in all). */
   verifyRetries?: number;
+  /** For a document with networks: the libvirt connection to use, else one opened on `uri` (and closed). */
+  connection?: import('../libvirt').Connection;
+  uri?: string;
 }
 
 export interface ApplyResult {
@@ -176,13 +179,42 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.
  */
 export async function apply(h: Handle, desired: unknown, options: ApplyOptions = {}): Promise<ApplyResult> {
   const doc = checkState(desired);
-  const { ensureNoCheckpoint, writeCheckpoint, removeCheckpoint } = require('./state-checkpoint') as typeof import('./state-checkpoint');
+  const { ensureNoCheckpoint } = require('./state-checkpoint') as typeof import('./state-checkpoint');
   if (!options.dryRun) await ensureNoCheckpoint(h, options.checkpointDir);
   const checkpoint = options.confirmWithin !== undefined && !options.dryRun;
+  // With networks, a failure after the batch puts the links back from the state before: read all of it.
+  const full = checkpoint || doc.networks !== undefined;
   const what: ReadOptions = {
-    addresses: checkpoint || doc.links.some((l) => l.addresses !== undefined),
-    routes: checkpoint || doc.routes !== undefined || !!options.prune,
+    addresses: full || doc.links.some((l) => l.addresses !== undefined),
+    routes: full || doc.routes !== undefined || !!options.prune,
   };
+  const libvirt = doc.networks !== undefined ? await openLibvirt(options) : undefined;
+  try {
+    return await applyTo(h, doc, options, what, checkpoint, libvirt?.connection);
+  } finally {
+    await libvirt?.close();
+  }
+}
+
+/** The connection a document with networks is applied with (state-networks.ts loads libvirt only then). */
+async function openLibvirt(o: ApplyOptions): Promise<{ connection: import('../libvirt').Connection; close: () => Promise<void> }> {
+  if (o.connection) return { connection: o.connection, close: async () => undefined };
+  const { Connection } = require('../libvirt') as typeof import('../libvirt');
+  const connection = await Connection.open(o.uri);
+  return { connection, close: () => connection.close() };
+}
+
+async function applyTo(
+  h: Handle,
+  doc: StateDocument,
+  options: ApplyOptions,
+  what: ReadOptions,
+  checkpoint: boolean,
+  libvirt: import('../libvirt').Connection | undefined,
+): Promise<ApplyResult> {
+  const { writeCheckpoint, removeCheckpoint } = require('./state-checkpoint') as typeof import('./state-checkpoint');
+  const nets = libvirt ? (require('./state-networks') as typeof import('./state-networks')) : undefined;
+  const networkPlan = async () => (nets && libvirt ? nets.planNetworks(doc.networks ?? [], await nets.readNetworks(libvirt)) : []);
   let current = await readState(h, what);
   let p = plan(doc, current, { prune: options.prune });
   // Routes go with the addresses that go (see plan): read them when an address goes.
@@ -191,6 +223,8 @@ export async function apply(h: Handle, desired: unknown, options: ApplyOptions =
     current = await readState(h, what);
     p = plan(doc, current, { prune: options.prune });
   }
+  const networkEntries = await networkPlan();
+  p.entries.push(...networkEntries);
   const result: ApplyResult = { changes: p.entries.length, plan: p, verified: p.entries.length === 0 };
   if (options.dryRun || p.entries.length === 0) return result;
 
@@ -216,7 +250,22 @@ export async function apply(h: Handle, desired: unknown, options: ApplyOptions =
     if (checkpoint && !report.rollbackErrors.length) removeCheckpoint(h.netns, options.checkpointDir);
     throw new ApplyError(cause, entryOf[k], report.rolledBack, report.rollbackErrors);
   }
+  if (nets && libvirt && networkEntries.length) {
+    try {
+      await nets.applyNetworks(libvirt, networkEntries);
+    } catch (e) {
+      // The networks' own steps are undone; the links go back to the state before.
+      const err = e as Error & { entry?: PlanEntry; undoErrors?: Error[] };
+      const errors = [...(err.undoErrors ?? [])];
+      if (checkpoint) removeCheckpoint(h.netns, options.checkpointDir);
+      await apply(h, toDocument(current, { protocols: true }), { prune: true, checkpointDir: options.checkpointDir }).catch((re: Error) =>
+        errors.push(re),
+      );
+      throw new ApplyError(err, err.entry, true, errors);
+    }
+  }
   const after = await verify(h, doc, { prune: options.prune, read: what, retries: options.verifyRetries });
+  if (nets) after.push(...(await networkPlan()));
   result.verified = after.length === 0;
   if (after.length) result.remaining = after;
   return result;
