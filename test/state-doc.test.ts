@@ -175,4 +175,17 @@ test('canonical forms: addresses and route keys', () => {
   assert.is.not(routeKey({ dst: '10.0.0.0/8', metric: 1 }), routeKey({ dst: '10.0.0.0/8' }));
 });
 
+test('a kernel-only apply loads neither libvirt nor the XML parser (networks load them when a document has some)', () => {
+  const dist = path.resolve(__dirname, '..', 'src');
+  const script = `
+    require(${JSON.stringify(path.join(dist, 'workflow', 'state.js'))});
+    require(${JSON.stringify(path.join(dist, 'cli', 'apply.js'))});
+    require(${JSON.stringify(path.join(dist, 'cli', 'show-state.js'))});
+    const heavy = ['/src/libvirt/', '/src/xml/', 'fast-xml-parser', 'state-networks'];
+    console.log(JSON.stringify(Object.keys(require.cache).filter((f) => heavy.some((h) => f.includes(h)))));`;
+  const r = require('child_process').spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), []);
+});
+
 test.run();
