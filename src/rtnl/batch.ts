@@ -372,7 +372,8 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
           case 'set': {
             const { dev, change } = b;
             for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
-            if (typeof dev === 'string' && (change.netns !== undefined || options.rollback) && !index.has(dev)) await resolve(dev);
+            if (typeof dev === 'string' && (change.netns !== undefined || (options.rollback && !b.revert)) && !index.has(dev))
+              await resolve(dev);
             if (options.rollback && b.revert) {
               const back = b.revert;
               const at = typeof dev === 'string' ? (index.get(dev) ?? dev) : dev;
