@@ -199,4 +199,84 @@ kernelTest(t, 'ENOBUFS in the middle of a batch: every result says exactly what 
   }),
 );
 
+kernelTest(t, 'createLink of kind tun: the tap, then its master, up and alias in one RTM_SETLINK sharing its result', () =>
+  withHandle(async (h, ns) => {
+    const r = await runBatch(h, [
+      { op: 'createLink', name: 'kb0', kind: 'bridge', options: { up: true } },
+      { op: 'createLink', name: 'kt0', kind: 'tun', options: { vnetHdr: true, master: 'kb0', up: true, alias: 'made here' } },
+      { op: 'createLink', name: 'kt1', kind: 'tun', options: { master: 'nobr0' } },
+      { op: 'createLink', name: 'kt2', kind: 'tun', options: { up: true } },
+    ]);
+    assert.equal(codes(r), ['ok', 'ok', 'ENODEV', 'ok']);
+    const [t0] = ipJson('-n', ns, '-d', 'link', 'show', 'kt0');
+    assert.equal([t0.master, t0.flags.includes('UP'), t0.ifalias, t0.linkinfo.info_data.vnet_hdr], ['kb0', true, 'made here', true]);
+    assert.ok(ipJson('-n', ns, 'link', 'show', 'kt1').length === 1, 'without rollback the tap stays');
+  }),
+);
+
+kernelTest(t, 'an alias given to a create is set (the kernel ignores IFLA_IFALIAS in RTM_NEWLINK), by the batch and by the verbs', () =>
+  withHandle(async (h, ns) => {
+    const r = await runBatch(h, [
+      { op: 'createLink', name: 'ab0', kind: 'bridge', options: { alias: 'one' } },
+      { op: 'createVeth', name: 'av0', peer: 'av1', options: { alias: 'two' } as object },
+      { op: 'createLink', name: 'ab0', kind: 'bridge', options: { alias: 'not mine' } },
+    ]);
+    assert.equal(codes(r), ['ok', 'ok', 'EEXIST']);
+    await h.createBridge('ab1', { alias: 'three' } as object);
+    const alias = (n: string) => ipJson('-n', ns, 'link', 'show', n)[0].ifalias;
+    assert.equal(['ab0', 'av0', 'ab1'].map(alias), ['one', 'two', 'three'], 'the existing ab0 keeps its alias');
+  }),
+);
+
+kernelTest(t, 'addresses, routes and kind options in a batch; rollback undoes them, and a delete by its restore operations', () =>
+  withHandle(async (h, ns) => {
+    ip('-n', ns, 'link', 'add', 'rb0', 'type', 'bridge', 'stp_state', '0');
+    ip('-n', ns, 'link', 'set', 'rb0', 'up');
+    ip('-n', ns, 'addr', 'add', '10.7.0.1/24', 'dev', 'rb0');
+    ip('-n', ns, 'route', 'add', '10.8.0.0/16', 'via', '10.7.0.254');
+    ip('-n', ns, 'link', 'add', 'gone0', 'mtu', '1400', 'type', 'bridge');
+    ip('-n', ns, 'addr', 'add', '10.9.0.1/24', 'dev', 'gone0');
+    const snapshot = () => [
+      ipJson('-n', ns, '-d', 'link', 'show').map((l: any) => [
+        l.ifname,
+        l.address,
+        l.mtu,
+        l.master,
+        l.flags.includes('UP'),
+        l.linkinfo?.info_data?.priority,
+        l.linkinfo?.info_data?.ageing_time,
+      ]),
+      ipJson('-n', ns, 'addr', 'show').map((l: any) => [l.ifname, l.addr_info.map((a: any) => a.local)]),
+      // A bridge without ports loses its carrier when its STP settings change: routes show 'linkdown'.
+      ip('-n', ns, 'route', 'show').replace(/ linkdown/g, ''),
+    ];
+    const before = snapshot();
+    const [gone] = ipJson('-n', ns, 'link', 'show', 'gone0');
+    const restore: BatchOp[] = [
+      { op: 'createLink', name: 'gone0', kind: 'bridge', options: { mtu: 1400, address: gone.address } },
+      { op: 'addAddress', dev: 'gone0', address: '10.9.0.1/24' },
+    ];
+    const ops: BatchOp[] = [
+      { op: 'deleteRoute', route: { dst: '10.8.0.0/16', gateway: '10.7.0.254', dev: 'rb0', protocol: 3, scope: 0, type: 1 } },
+      { op: 'deleteAddress', dev: 'rb0', address: '10.7.0.1/24' },
+      { op: 'addAddress', dev: 'rb0', address: '10.7.1.1/24' },
+      { op: 'addRoute', route: { dst: '10.6.0.0/16', gateway: '10.7.1.254', dev: 'rb0' } },
+      { op: 'setType', dev: 'rb0', kind: 'bridge', options: { priority: 100, ageingTime: 1000 } },
+      { op: 'setLink', dev: 'rb0', change: { mtu: 1300 }, revert: { mtu: 1500 } },
+      { op: 'delete', dev: 'gone0', restore },
+      { op: 'setLink', dev: 'rb0', change: { master: 'nobr0' } },
+    ];
+    assert.is(
+      await runBatch(h, [{ op: 'delete', dev: 'gone0' }], { rollback: true }).then((x) => (x.results[0] as any).error.code),
+      'EINVALIDOP',
+      'a delete without restore cannot be rolled back',
+    );
+    const r = await runBatch(h, ops, { onError: 'stop', rollback: true });
+    assert.equal(codes(r), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ENODEV']);
+    assert.ok(r.rolledBack);
+    assert.equal(r.rollbackErrors, []);
+    assert.equal(snapshot(), before);
+  }),
+);
+
 t.run();

@@ -8,7 +8,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as rt from 'netlink/dist/rt/structs';
 import { AttrStream } from 'netlink/dist/structs';
-import { NO_CONTEXT, linkCreate, linkDelete, linkDeleteGroup, linkDump, linkGet, linkSet, type EncodeContext } from '../src/rtnl/request';
+import {
+  NO_CONTEXT,
+  linkCreate,
+  linkDelete,
+  linkDeleteGroup,
+  linkDump,
+  linkGet,
+  linkSet,
+  linkSetType,
+  type EncodeContext,
+} from '../src/rtnl/request';
 import { addressAdd, addressDelete, addressDump } from '../src/rtnl/addr';
 import { routeAdd, routeDelete, routeDump } from '../src/rtnl/route';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
@@ -179,6 +189,34 @@ test('address and route builders match the netlink package byte for byte', () =>
   const del = body(routeDelete({ dst: '10.1.0.0/16' }).encode(NO_CONTEXT));
   assert.equal([del[5], del[6]], [0, 255], 'a delete leaves protocol and scope open');
   assert.is(routeDump(4).dump, true);
+});
+
+test('linkSetType: a changelink (RTM_NEWLINK without the create flags) with the kind options; route dev by name', () => {
+  const m = linkSetType('br0', 'bridge', { stp: true, priority: 100 }).encode(ctx({ br0: 4 }));
+  assert.is(m.readUInt16LE(4), RTM_NEWLINK);
+  assert.is(m.readUInt16LE(6), 0, 'no NLM_F_CREATE, no NLM_F_EXCL: the kernel changes the link in place');
+  const l = decodeLink(body(m));
+  assert.equal([l.index, l.kind, l.info], [4, 'bridge', { stp_state: 1, priority: 100 }]);
+  const byName = decodeLink(body(linkSetType('br1', 'bridge', { stp: false }).encode(NO_CONTEXT)));
+  assert.equal([byName.index, byName.name], [0, 'br1']);
+  assert.is(
+    code(() => linkSetType('t0', 'tun', {})),
+    'EINVALIDKIND',
+    'tun options do not change in place',
+  );
+  assert.is(
+    code(() => linkSetType('br0', 'bridge', { priority: 70000 })),
+    'EINVALIDOPTION',
+  );
+  const r = routeAdd({ dst: '10.1.0.0/16', dev: 'br0', protocol: 104 });
+  assert.equal(r.needs, ['br0']);
+  const d = decodeRoute(body(r.encode(ctx({ br0: 6 }))));
+  assert.equal([d.oif, d.protocol, d.scope], [6, 104, 253]);
+  assert.is(r.op, 'route add 10.1.0.0/16 dev br0');
+  assert.is(
+    code(() => routeAdd({ dst: '10.1.0.0/16', dev: 'br0', oif: 3 })),
+    'EINVALIDOPTION',
+  );
 });
 
 test('every refusal has its code, before anything exists to send', () => {

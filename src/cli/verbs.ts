@@ -9,6 +9,7 @@ import type { CliContext, Command } from './context';
 import { execute, findVerb, type Noun, type Verb } from './verb';
 
 const KERNEL = 'links and bridges (rtnetlink; -n NETNS works in a named namespace):';
+const STATE = 'declarative state (-n NETNS works in a named namespace):';
 const LIBVIRT = 'libvirt (--uri URI, else LIBVIRT_DEFAULT_URI, else qemu:///system):';
 
 interface Entry {
@@ -31,6 +32,10 @@ export const NOUNS: Readonly<Record<string, Entry>> = {
   firewall: { section: KERNEL, load: () => (require('./firewall') as typeof import('./firewall')).noun },
   batch: { section: KERNEL, load: () => (require('./batch') as typeof import('./batch')).noun },
   monitor: { section: KERNEL, load: () => (require('./monitor') as typeof import('./monitor')).noun },
+  'show-state': { section: STATE, load: () => (require('./show-state') as typeof import('./show-state')).noun },
+  apply: { section: STATE, load: () => (require('./apply') as typeof import('./apply')).noun },
+  confirm: { section: STATE, load: () => (require('./checkpoint') as typeof import('./checkpoint')).confirmNoun },
+  rollback: { section: STATE, load: () => (require('./checkpoint') as typeof import('./checkpoint')).rollbackNoun },
   net: { section: LIBVIRT, load: () => (require('./net') as typeof import('./net')).noun },
   domain: { section: LIBVIRT, load: () => (require('./domain') as typeof import('./domain')).noun },
   event: { section: LIBVIRT, load: () => (require('./event') as typeof import('./event')).noun },

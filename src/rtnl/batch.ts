@@ -7,6 +7,13 @@
  * one trip, runs of deletions use the kernel's batched unregister, and every operation gets its
  * own result. Encoding yields to the event loop every few hundred operations; the kernel's work
  * runs on the socket's own thread.
+ *
+ * With rollback, every operation must be undoable: a change is undone with what it replaced
+ * (read with a GETLINK just before it, unless the caller gives it as `revert`), an address or
+ * route added is removed and one removed is added back, and a delete is undone by the
+ * operations the caller gives as its `restore` (a delete without them is refused: a device
+ * cannot be read back once gone). Creations are undone by deleting them, runs of them with the
+ * batched unregister.
  */
 import * as fs from 'fs';
 import { HostwireError, ValidationError } from '../errors';
@@ -18,27 +25,49 @@ import type { TunSpecNative } from '../native';
 import {
   NO_CONTEXT,
   checkLinkChange,
+  describeChange,
   linkCreate,
   linkDelete,
   linkSet,
+  linkSetType,
   type EncodeContext,
   type LinkChange,
   type LinkCommon,
   type Request,
 } from './request';
+import { addressAdd, addressDelete, type AddressSpec } from './addr';
+import { routeAdd, routeDelete, type RouteSpec } from './route';
+import { getKind } from './kinds';
 import type { NetlinkError } from './errors';
 import type { Link } from './link';
 import { neighbourRequest, type NeighVerb, type NeighbourSpec } from './neigh';
 
 export { GROUP_DELETE_MIN };
 
+/** What a tun device made with createLink may carry besides TapOptions: set right after it is made. */
+export type TunLinkOptions = TapOptions & Pick<LinkCommon, 'master' | 'up' | 'alias'>;
+
 export type BatchOp =
   | { op: 'createTap'; name: string; options?: TapOptions }
   | { op: 'createBridge'; name: string; options?: BridgeOptions }
   | { op: 'createVeth'; name: string; peer: string; options?: VethOptions }
-  | { op: 'createLink'; name: string; kind: string; options?: LinkCommon | object }
-  | { op: 'setLink'; dev: string | number; change: LinkChange }
-  | { op: 'delete'; dev: string | number }
+  /**
+   * A link of any registered kind. Kind 'tun' is made through /dev/net/tun (TunLinkOptions: its
+   * master, up and alias follow in one RTM_SETLINK, which shares the operation's result).
+   */
+  | { op: 'createLink'; name: string; kind: string; options?: LinkCommon | TunLinkOptions | object }
+  /** `revert`: the change that undoes this one, when the caller knows it (spares a GETLINK under rollback). */
+  | { op: 'setLink'; dev: string | number; change: LinkChange; revert?: LinkChange }
+  /** Kind options changed in place (ip link set DEV type KIND ...); `revert` as for setLink. */
+  | { op: 'setType'; dev: string | number; kind: string; options: object; revert?: object }
+  /** `restore`: the operations that make the device again as it was; a delete needs them under rollback. */
+  | { op: 'delete'; dev: string | number; restore?: BatchOp[] }
+  | { op: 'addAddress'; dev: string | number; address: AddressSpec | string }
+  /** `address` in full (broadcast, peer, label), so that a rollback adds back what was there. */
+  | { op: 'deleteAddress'; dev: string | number; address: AddressSpec | string }
+  | { op: 'addRoute'; route: RouteSpec }
+  /** `route` in full (protocol, scope, type), so that a rollback adds back what was there. */
+  | { op: 'deleteRoute'; route: RouteSpec }
   | { op: 'neigh'; verb: Exclude<NeighVerb, 'append'>; dev: string | number; spec: Omit<NeighbourSpec, 'fdb'> }
   | { op: 'fdb'; verb: NeighVerb; dev: string | number; spec: Omit<NeighbourSpec, 'fdb'> };
 
@@ -71,11 +100,26 @@ export interface BatchReport {
 
 /** An operation after its checks: what the send loop needs, nothing left to validate. */
 type Built =
-  | { kind: 'tap'; spec: TunSpecNative }
-  | { kind: 'create'; req: Request; name: string; peer?: string }
-  | { kind: 'set'; req: Request; dev: string | number; change: LinkChange }
-  | { kind: 'delete'; req: Request; dev: string | number }
-  | { kind: 'other'; req: Request };
+  | { kind: 'tap'; spec: TunSpecNative; then?: LinkChange }
+  /** `alias`: set by an RTM_SETLINK right after (the kernel ignores IFLA_IFALIAS in a create). */
+  | { kind: 'create'; req: Request; name: string; peer?: string; alias?: string }
+  | { kind: 'set'; req: Request; dev: string | number; change: LinkChange; revert?: LinkChange }
+  | { kind: 'setType'; req: Request; dev: string | number; type: string; options: object; revert?: object }
+  | { kind: 'delete'; req: Request; dev: string | number; restore?: BatchOp[] }
+  /** An address, route, neighbour or FDB entry: `undo` is the request that takes it back (none for neighbours and FDB entries). */
+  | { kind: 'other'; req: Request; undo?: () => Request };
+
+/** A tun device from createLink: TapOptions for the tun worker, master/up/alias for the RTM_SETLINK after it. */
+function tunLink(name: string, options: TunLinkOptions = {}): Built {
+  if (options === null || typeof options !== 'object') throw new ValidationError('EINVALIDOPTION', 'options: not an object', 'options');
+  const { master, up, alias, ...tap } = options;
+  const then: LinkChange = {};
+  if (master !== undefined) then.master = master;
+  if (up !== undefined) then.up = up;
+  if (alias !== undefined) then.alias = alias;
+  const spec = tunSpec(name, tap);
+  return Object.keys(then).length ? { kind: 'tap', spec, then: checkLinkChange(then) } : { kind: 'tap', spec };
+}
 
 /**
  * Builds (and so checks) one operation; throws ValidationError. The one normaliser every batch
@@ -87,18 +131,56 @@ export function buildOp(o: BatchOp, rollback = false): Built {
     case 'createTap':
       return { kind: 'tap', spec: tunSpec(o.name, o.options) };
     case 'createBridge':
-      return { kind: 'create', req: linkCreate(o.name, 'bridge', o.options ?? {}), name: o.name };
+      return created({ kind: 'create', req: linkCreate(o.name, 'bridge', o.options ?? {}), name: o.name }, o.options);
     case 'createVeth':
-      return { kind: 'create', req: linkCreate(o.name, 'veth', { ...o.options, peer: o.peer }), name: o.name, peer: o.peer };
+      return created(
+        { kind: 'create', req: linkCreate(o.name, 'veth', { ...o.options, peer: o.peer }), name: o.name, peer: o.peer },
+        o.options,
+      );
     case 'createLink':
-      return { kind: 'create', req: linkCreate(o.name, o.kind, o.options ?? {}), name: o.name };
+      if (o.kind === 'tun') return tunLink(o.name, o.options as TunLinkOptions);
+      return created({ kind: 'create', req: linkCreate(o.name, o.kind, o.options ?? {}), name: o.name }, o.options);
     case 'setLink': {
       const req = linkSet(o.dev, o.change);
-      return { kind: 'set', req, dev: o.dev, change: checkLinkChange(o.change) };
+      const revert = o.revert === undefined ? undefined : checkLinkChange(o.revert);
+      return { kind: 'set', req, dev: o.dev, change: checkLinkChange(o.change), revert };
+    }
+    case 'setType': {
+      const req = linkSetType(o.dev, o.kind, o.options);
+      if (o.revert !== undefined) linkSetType(o.dev, o.kind, o.revert);
+      return { kind: 'setType', req, dev: o.dev, type: o.kind, options: o.options, revert: o.revert };
     }
     case 'delete':
-      if (rollback) throw new ValidationError('EINVALIDOP', 'a delete cannot be rolled back', 'op');
-      return { kind: 'delete', req: linkDelete(o.dev), dev: o.dev };
+      if (rollback && !o.restore)
+        throw new ValidationError('EINVALIDOP', 'a delete cannot be rolled back without the operations that restore the device', 'op');
+      if (o.restore !== undefined) {
+        if (!Array.isArray(o.restore)) throw new ValidationError('EINVALIDOP', 'restore: a list of operations', 'restore');
+        o.restore.forEach((r) => buildOp(r));
+      }
+      return { kind: 'delete', req: linkDelete(o.dev), dev: o.dev, restore: o.restore };
+    case 'addAddress': {
+      const dev = o.dev;
+      const cidr = typeof o.address === 'string' ? o.address : o.address?.cidr;
+      return { kind: 'other', req: addressAdd(dev, o.address), undo: () => addressDelete(dev, cidr) };
+    }
+    case 'deleteAddress': {
+      const { dev, address } = o;
+      const cidr = typeof address === 'string' ? address : address?.cidr;
+      const req = addressDelete(dev, cidr);
+      addressAdd(dev, address); // checked now: the rollback adds it back
+      return { kind: 'other', req, undo: () => addressAdd(dev, address) };
+    }
+    case 'addRoute': {
+      const route = o.route;
+      const req = routeAdd(route);
+      return { kind: 'other', req, undo: () => routeDelete(route) };
+    }
+    case 'deleteRoute': {
+      const route = o.route;
+      const req = routeDelete(route);
+      routeAdd(route); // checked now: the rollback adds it back
+      return { kind: 'other', req, undo: () => routeAdd(route) };
+    }
     case 'neigh':
     case 'fdb':
       if (rollback) throw new ValidationError('EINVALIDOP', `a ${o.op} change cannot be rolled back`, 'op');
@@ -106,6 +188,12 @@ export function buildOp(o: BatchOp, rollback = false): Built {
     default:
       throw new ValidationError('EINVALIDOP', `unknown batch operation '${(o as { op: string }).op}'`, 'op');
   }
+}
+
+/** A create, with the alias its options give (checked by linkCreate) for the RTM_SETLINK after it. */
+function created(b: Extract<Built, { kind: 'create' }>, options?: object): Built {
+  const alias = (options as LinkCommon | undefined)?.alias;
+  return alias === undefined ? b : { ...b, alias };
 }
 
 /** Checks an operation without sending anything (throws ValidationError). */
@@ -126,6 +214,7 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions = {}): Promise<BatchReport> {
   const stop = options.onError === 'stop';
   const results: Array<BatchResult | undefined> = Array.from({ length: ops.length }, () => undefined);
+  const report: BatchReport = { results: [], failed: 0, rollbackErrors: [], rolledBack: false };
   let failed = false;
 
   // 1. Build every operation: with 'stop' or rollback, a bad one means nothing is sent.
@@ -145,7 +234,10 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
 
   // 2. Send them in order.
   const index = new Map<string, number>(); // names resolved once
-  const undo: Array<{ at: number; run: () => Promise<unknown> }> = [];
+  // What undoes each operation that succeeded (`at`; `always`: whatever its result says, as a
+  // tap made before its RTM_SETLINK failed; `made`: whether the link was made, whatever followed). `del`: a plain delete of what the operation made,
+  // so that runs of them go through the batched unregister.
+  const undo: Array<{ at: number; always?: boolean; made?: () => boolean; del?: number | string; run: () => Promise<unknown> }> = [];
   let inflight = 0;
   let idle: (() => void) | undefined;
   const settle = () => (inflight === 0 ? Promise.resolve() : new Promise<void>((r) => (idle = r)));
@@ -210,27 +302,78 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
                 results[i + k] = { ok: true, index: m.index };
                 index.set(m.name, m.index);
                 m.queues.forEach((q) => q.close());
-                undo.push({ at: i + k, run: () => h.deleteLink(m.index) });
+                undo.push({ at: i + k, always: true, del: m.index, run: () => h.deleteLink(m.index) });
               }
             });
+            // What the tun driver cannot set when it makes the device (master, up, alias), pipelined.
+            const first = i;
             i = j - 1;
+            for (let k = 0; k < run.length; k++) {
+              const m = made[k];
+              const then = run[k].then;
+              if (!then || m instanceof Error) continue;
+              const req = linkSet(m.index, then, describeChange(m.name, then));
+              try {
+                for (const n of req.needs) if (!index.has(n)) await resolve(n);
+              } catch (e) {
+                results[first + k] = { ok: false, error: e as Error };
+                failed = true;
+                continue;
+              }
+              inflight++;
+              h.queue(req, ctx, (err: NetlinkError | null) => {
+                if (err) {
+                  results[first + k] = { ok: false, error: err };
+                  failed = true;
+                }
+                done();
+              });
+            }
             break;
           }
-          case 'other':
-            for (const n of b.req.needs) if (!index.has(n)) await resolve(n);
-            sendOne(i, b.req);
-            break;
           case 'create':
             for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
             forget(b.name, b.peer);
-            sendOne(i, b.req);
-            undo.push({ at: i, run: () => h.deleteLink(b.name) });
+            if (b.alias === undefined) {
+              sendOne(i, b.req);
+              undo.push({ at: i, del: b.name, run: () => h.deleteLink(b.name) });
+            } else {
+              // The alias goes only once the link is known to be this operation's (a create that
+              // fails with EEXIST must never mark someone else's device); a failure there is the
+              // operation's, and the link it made is still undone.
+              const at = i;
+              const alias = b.alias;
+              let made = false;
+              inflight++;
+              h.queue(b.req, ctx, (err: NetlinkError | null) => {
+                made = !err;
+                results[at] = err ? { ok: false, error: err } : { ok: true };
+                if (err) failed = true;
+                else {
+                  inflight++;
+                  h.queue(linkSet(b.name, { alias }), ctx, (e: NetlinkError | null) => {
+                    if (e) {
+                      results[at] = { ok: false, error: e };
+                      failed = true;
+                    }
+                    done();
+                  });
+                }
+                done();
+              });
+              undo.push({ at: i, made: () => made, del: b.name, run: () => h.deleteLink(b.name) });
+            }
             break;
           case 'set': {
             const { dev, change } = b;
             for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
-            if (typeof dev === 'string' && (change.netns !== undefined || options.rollback) && !index.has(dev)) await resolve(dev);
-            if (options.rollback) {
+            if (typeof dev === 'string' && (change.netns !== undefined || (options.rollback && !b.revert)) && !index.has(dev))
+              await resolve(dev);
+            if (options.rollback && b.revert) {
+              const back = b.revert;
+              const at = typeof dev === 'string' ? (index.get(dev) ?? dev) : dev;
+              if (Object.keys(back).length) undo.push({ at: i, run: () => h.setLink(at, back) });
+            } else if (options.rollback) {
               await settle();
               const before = await h.getLink(typeof dev === 'string' ? (index.get(dev) as number) : dev);
               undo.push({ at: i, run: () => h.setLink(before.index, revert(before, change)) });
@@ -241,12 +384,38 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             if (change.name !== undefined && known !== undefined && change.netns === undefined) index.set(change.name, known);
             break;
           }
+          case 'setType': {
+            if (options.rollback) {
+              let back = b.revert;
+              const at = typeof b.dev === 'string' ? (index.get(b.dev) ?? b.dev) : b.dev;
+              if (!back) {
+                await settle();
+                const was = getKind(b.type)?.readOptions?.(await h.getLink(at), () => undefined) ?? {};
+                back = Object.fromEntries(Object.keys(b.options).flatMap((k) => (k in was ? [[k, was[k]]] : [])));
+              }
+              const req = linkSetType(at, b.type, back);
+              if (Object.keys(back).length) undo.push({ at: i, run: () => h.send(req) });
+            }
+            sendOne(i, b.req);
+            break;
+          }
+          case 'other':
+            for (const n of b.req.needs) if (!index.has(n)) await resolve(n);
+            sendOne(i, b.req);
+            if (options.rollback && b.undo) {
+              const undoReq = b.undo;
+              undo.push({ at: i, run: () => h.send(undoReq()) });
+            }
+            break;
           case 'delete': {
             // A run of deletions goes through the kernel's batched unregister when it can.
             let j = i;
             while (j < ops.length && built[j]?.kind === 'delete') j++;
             const run = built.slice(i, j) as Array<Extract<Built, { kind: 'delete' }>>;
+            const restore = (d: (typeof run)[number], at: number) =>
+              options.rollback && undo.push({ at, run: () => restoreDeleted(h, d.restore as BatchOp[], report) });
             if (run.length >= GROUP_DELETE_MIN && options.groupDelete !== false) {
+              run.forEach((d, k) => restore(d, i + k));
               const devs = run.map((d) => (typeof d.dev === 'string' && index.has(d.dev) ? (index.get(d.dev) as number) : d.dev));
               run.forEach((d) => forget(d.dev));
               await settle();
@@ -257,6 +426,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
               });
               i = j - 1;
             } else {
+              restore(b, i);
               sendOne(i, b.req);
               forget(b.dev);
             }
@@ -275,13 +445,23 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
 
   await settleLostReplies(h, built, results);
   const final = results.map((r) => r ?? { ok: false as const, error: skipped() });
-  const report: BatchReport = { results: final, failed: final.filter((r) => !r.ok).length, rollbackErrors: [], rolledBack: false };
+  report.results = final;
+  report.failed = final.filter((r) => !r.ok).length;
   if (options.rollback && report.failed) {
     report.rolledBack = true;
-    for (const u of undo.reverse()) {
-      if (!final[u.at].ok) continue;
+    const todo = undo.reverse().filter((u) => u.always || (u.made ? u.made() : final[u.at].ok));
+    for (let k = 0; k < todo.length; k++) {
+      // A run of deletions of what the batch made: one batched unregister.
+      let j = k;
+      while (j < todo.length && todo[j].del !== undefined) j++;
+      if (j - k >= GROUP_DELETE_MIN) {
+        const errs = await h.deleteLinks(todo.slice(k, j).map((u) => u.del as string | number));
+        for (const e of errs) if (e) report.rollbackErrors.push(e);
+        k = j - 1;
+        continue;
+      }
       try {
-        await u.run();
+        await todo[k].run();
       } catch (e) {
         report.rollbackErrors.push(e as Error);
       }
@@ -331,6 +511,12 @@ async function settleLostReplies(h: Handle, built: Array<Built | undefined>, res
     }
     if (done) results[i] = { ok: true };
   }
+}
+
+/** Undoes a delete: the caller's operations that make the device again, as a batch of their own. */
+async function restoreDeleted(h: Handle, restore: BatchOp[], report: BatchReport): Promise<void> {
+  const r = await runBatch(h, restore);
+  for (const x of r.results) if (!x.ok) report.rollbackErrors.push(x.error);
 }
 
 /** The change that puts back what `change` altered on `before`. */

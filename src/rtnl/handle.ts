@@ -308,6 +308,13 @@ export class Handle {
    */
   async createLink(name: string, kind: string, options: LinkCommon | object = {}): Promise<void> {
     await this.send(linkCreate(name, kind, options));
+    await this.setAliasAfterCreate(name, options);
+  }
+
+  /** The kernel ignores IFLA_IFALIAS when it makes a link: set it right after (see LinkCommon.alias). */
+  private async setAliasAfterCreate(name: string, options: object): Promise<void> {
+    const alias = (options as LinkCommon).alias;
+    if (alias !== undefined) await this.send(linkSet(name, { alias }));
   }
 
   /**
@@ -316,6 +323,7 @@ export class Handle {
    */
   async createBridge(name: string, options: BridgeOptions = {}): Promise<void> {
     await this.send(linkCreate(name, 'bridge', options));
+    await this.setAliasAfterCreate(name, options);
   }
 
   /**
@@ -324,6 +332,7 @@ export class Handle {
    */
   async createVeth(name: string, peer: string, options: VethOptions = {}): Promise<void> {
     await this.send(linkCreate(name, 'veth', { ...options, peer }));
+    await this.setAliasAfterCreate(name, options);
   }
 
   /**

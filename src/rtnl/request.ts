@@ -69,7 +69,10 @@ export interface LinkCommon {
   master?: string | number;
   /** The lower device (IFLA_LINK): macvlan's and macvtap's `link DEV`. */
   link?: string | number;
-  /** IFLA_IFALIAS. */
+  /**
+   * IFLA_IFALIAS. The kernel ignores it in a create message (rtnl_create_link does not read it):
+   * the Handle verbs and runBatch set it with an RTM_SETLINK right after the link is made.
+   */
   alias?: string;
   /** IFLA_GROUP. */
   group?: number;
@@ -237,6 +240,38 @@ export function linkSet(dev: string | number, change: LinkChange, op?: string): 
       if (c.netns !== undefined) w.u32(IFLA_NET_NS_FD, ctx.netnsFd(c.netns));
       if (c.alias !== undefined) w.string(IFLA_IFALIAS, c.alias);
       if (c.group !== undefined) w.u32(IFLA_GROUP, c.group);
+      return w.finish();
+    },
+  };
+}
+
+/**
+ * Changes a link's kind options in place (the kind's changelink): one RTM_NEWLINK without
+ * NLM_F_CREATE, carrying IFLA_LINKINFO with the kind and the options `check` accepts.
+ * Equivalent to: ip link set DEV type KIND [OPTIONS]
+ */
+export function linkSetType(dev: string | number, kind: string, opts: object): Request {
+  checkDev(dev);
+  const k = typeof kind === 'string' ? getKind(kind) : undefined;
+  if (!k?.check || !k.encodeData)
+    throw new ValidationError('EINVALIDKIND', `kind: '${String(kind)}' has no options that change in place`, 'kind');
+  if (opts === null || typeof opts !== 'object') throw new ValidationError('EINVALIDOPTION', 'options: not an object', 'options');
+  const data = k.check(opts);
+  const encodeData = k.encodeData;
+  return {
+    op: `link set ${dev} type ${kind}`,
+    dump: false,
+    needs: [],
+    netns: k.netns?.(data) ?? [],
+    encode(ctx) {
+      const w = new MessageWriter(RTM_NEWLINK, 0, 96);
+      const index = devIndex(dev, ctx);
+      w.ifinfomsg(index);
+      if (!index) w.string(IFLA_IFNAME, dev as string);
+      w.nest(IFLA_LINKINFO, () => {
+        w.string(IFLA_INFO_KIND, kind);
+        w.nest(IFLA_INFO_DATA, () => encodeData(w, data, ctx));
+      });
       return w.finish();
     },
   };

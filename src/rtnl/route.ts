@@ -7,7 +7,8 @@ import { ValidationError } from '../errors';
 import { AF_INET, AF_INET6, bytesToIp, ipToBytes, parseCidr } from './addr';
 import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE } from './constants';
 import { nameOf, table } from './attrs';
-import type { Request } from './request';
+import type { EncodeContext, Request } from './request';
+import { checkIfName } from './validate';
 import { DecodeError, MessageWriter, eachAttr, need, type NetlinkMessage } from './wire';
 
 export const RT_TABLE_MAIN = 254;
@@ -112,6 +113,8 @@ export interface RouteSpec {
   dst: string;
   gateway?: string;
   oif?: number;
+  /** The output link by name, resolved when the request is sent (instead of oif). */
+  dev?: string;
   priority?: number;
   prefsrc?: string;
   table?: number;
@@ -132,7 +135,7 @@ const u32 = (v: unknown, field: string): number => {
 };
 
 /** Checks a route and returns its encoder (rtmsg + RTA_*). `del` leaves scope and protocol open unless given. */
-function routeBody(spec: RouteSpec, del: boolean): (w: MessageWriter) => void {
+function routeBody(spec: RouteSpec, del: boolean): (w: MessageWriter, ctx: EncodeContext) => void {
   if (spec === null || typeof spec !== 'object') throw new ValidationError('EINVALIDADDR', 'route: not a route', 'dst');
   let family: 4 | 6 | undefined;
   let dst: Buffer | undefined;
@@ -154,6 +157,8 @@ function routeBody(spec: RouteSpec, del: boolean): (w: MessageWriter) => void {
   const prefsrc = spec.prefsrc !== undefined ? ipToBytes(parseCidr(spec.prefsrc, 'prefsrc').address) : undefined;
   if (family === undefined) throw new ValidationError('EINVALIDADDR', 'a default route needs a gateway (to know its family)', 'gateway');
   const oif = spec.oif === undefined ? undefined : u32(spec.oif, 'oif');
+  const dev = spec.dev === undefined ? undefined : checkIfName(spec.dev, 'dev');
+  if (dev !== undefined && oif !== undefined) throw new ValidationError('EINVALIDOPTION', 'dev and oif together', 'dev');
   const priority = spec.priority === undefined ? undefined : u32(spec.priority, 'priority');
   const table = spec.table === undefined ? RT_TABLE_MAIN : u32(spec.table, 'table');
   // Deleting matches on what is given: scope RT_SCOPE_NOWHERE and protocol 0 leave them open.
@@ -162,7 +167,7 @@ function routeBody(spec: RouteSpec, del: boolean): (w: MessageWriter) => void {
   const protocol = spec.protocol !== undefined ? u8(spec.protocol, 'protocol') : del ? 0 : RTPROT_BOOT;
   const type = spec.type !== undefined ? u8(spec.type, 'type') : RTN_UNICAST;
   const fam = family;
-  return (w) => {
+  return (w, ctx) => {
     const head = Buffer.alloc(12);
     head[0] = fam === 4 ? AF_INET : AF_INET6;
     head[1] = dstLen;
@@ -176,26 +181,28 @@ function routeBody(spec: RouteSpec, del: boolean): (w: MessageWriter) => void {
     if (prefsrc) w.attr(RTA_PREFSRC, prefsrc);
     if (gateway) w.attr(RTA_GATEWAY, gateway);
     if (oif !== undefined) w.u32(RTA_OIF, oif);
+    else if (dev !== undefined) w.u32(RTA_OIF, ctx.known(dev) ?? ctx.index(dev));
     if (priority !== undefined) w.u32(RTA_PRIORITY, priority);
   };
 }
 
-const label = (s: RouteSpec): string => `${s.dst}${s.gateway ? ` via ${s.gateway}` : ''}${s.oif !== undefined ? ` oif ${s.oif}` : ''}`;
+const label = (s: RouteSpec): string =>
+  `${s.dst}${s.gateway ? ` via ${s.gateway}` : ''}${s.dev !== undefined ? ` dev ${s.dev}` : s.oif !== undefined ? ` oif ${s.oif}` : ''}`;
 
 /**
- * Adds a route.
- * Equivalent to: ip route add DST [via GW] [dev DEV] [metric N] [src S] [table T]
+ * Adds a route (the output link by index, oif, or by name, dev).
+ * Equivalent to: ip route add DST [via GW] [dev DEV] [metric N] [src S] [table T] [proto P]
  */
 export function routeAdd(spec: RouteSpec): Request {
   const body = routeBody(spec, false);
   return {
     op: `route add ${label(spec)}`,
     dump: false,
-    needs: [],
+    needs: spec.dev !== undefined ? [spec.dev] : [],
     netns: [],
-    encode: () => {
+    encode: (ctx) => {
       const w = new MessageWriter(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, 80);
-      body(w);
+      body(w, ctx);
       return w.finish();
     },
   };
@@ -210,11 +217,11 @@ export function routeDelete(spec: RouteSpec): Request {
   return {
     op: `route del ${label(spec)}`,
     dump: false,
-    needs: [],
+    needs: spec.dev !== undefined ? [spec.dev] : [],
     netns: [],
-    encode: () => {
+    encode: (ctx) => {
       const w = new MessageWriter(RTM_DELROUTE, 0, 80);
-      body(w);
+      body(w, ctx);
       return w.finish();
     },
   };

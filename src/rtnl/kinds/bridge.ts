@@ -164,6 +164,27 @@ const IP: Record<string, IpWord> = {
   vlan_default_pvid: { key: 'vlanDefaultPvid', value: ipInt },
 };
 
+/** BridgeOptions key -> IFLA_BR_* table key, and how the kernel's value reads as the option. */
+const READ: ReadonlyArray<[keyof BridgeOptions, string, (v: number) => unknown]> = [
+  ['stp', 'stp_state', (v) => v !== 0],
+  ['forwardDelay', 'forward_delay', (v) => v],
+  ['priority', 'priority', (v) => v],
+  ['vlanFiltering', 'vlan_filtering', (v) => v !== 0],
+  ['ageingTime', 'ageing_time', (v) => v],
+  ['mcastSnooping', 'mcast_snooping', (v) => v !== 0],
+  ['vlanDefaultPvid', 'vlan_default_pvid', (v) => v],
+];
+
+/** The options `check` takes, read back from IFLA_BR_* (those the kernel reports: no vlan_* without CONFIG_BRIDGE_VLAN_FILTERING). */
+function readOptions(link: { info?: Record<string, unknown> }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, attr, conv] of READ) {
+    const v = link.info?.[attr];
+    if (typeof v === 'number') out[key] = conv(v);
+  }
+  return out;
+}
+
 export const bridge: LinkKind = {
   kind: 'bridge',
   fromIp: (words) => readIpWords('bridge', words, IP),
@@ -171,6 +192,21 @@ export const bridge: LinkKind = {
   slaveData: IFLA_BRPORT,
   check,
   encodeData: (w, values) => encodeTable(w, IFLA_BR, values as Record<string, unknown>),
+  readOptions,
+  // Every option changes in place: ip link set BR type bridge stp_state 1 ...
+  mutable: READ.map(([key]) => key),
+  // br_stp_recalculate_bridge_id: the lowest port MAC, unless one was set.
+  addressFromPorts: true,
+  // The kernel's (br_dev_setup, br_multicast_init).
+  defaults: {
+    stp: false,
+    forwardDelay: 1500,
+    priority: 32768,
+    vlanFiltering: false,
+    ageingTime: 30000,
+    mcastSnooping: true,
+    vlanDefaultPvid: 1,
+  },
 };
 
 export const decodeBridgeData = (buf: Buffer) => decodeTable(IFLA_BR, buf);

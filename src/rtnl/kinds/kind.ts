@@ -4,6 +4,7 @@
  * index.ts joins them; request.ts builds `ip link add NAME type KIND ...` from them.
  */
 import type { AttrTable } from '../attrs';
+import type { Link } from '../link';
 import type { MessageWriter } from '../wire';
 
 /** What a request needs from its sender when it is encoded. */
@@ -41,4 +42,31 @@ export interface LinkKind {
   fromIp?(words: readonly string[]): object;
   /** Writes the content of IFLA_INFO_DATA for checked options. */
   encodeData?(w: MessageWriter, options: object, ctx: EncodeContext): void;
+
+  // ---- what a state document (src/workflow/state*.ts) needs: a kind slots in with these alone ----
+
+  /**
+   * The options of an existing link of this kind as a state document states them: the keys
+   * `check` (or, for tun, createTap) takes, read back from the decoded link. Keys it cannot read
+   * back are left out, and a document's value for them is then used only to create the link.
+   * `nameOf` turns an index of this namespace into a name (a veth's peer).
+   */
+  readOptions?(link: Link, nameOf: (index: number) => string | undefined): Record<string, unknown>;
+  /**
+   * Options that an existing link can be changed to in place (ip link set DEV type KIND ...);
+   * a difference in any other read-back option means the link has to be made again.
+   */
+  readonly mutable?: readonly string[];
+  /**
+   * What a new link of this kind has without being told: a create leaves options equal to these
+   * out (a kernel without CONFIG_BRIDGE_VLAN_FILTERING refuses even vlan_filtering 0).
+   */
+  readonly defaults?: Readonly<Record<string, unknown>>;
+  /**
+   * A master whose MAC follows its ports' lowest unless one is set (a bridge): a state document
+   * leaves such a MAC out, since it is not the link's own.
+   */
+  readonly addressFromPorts?: boolean;
+  /** The other link that making this one also makes (a veth's peer), from its options. */
+  peer?(options: Record<string, unknown>): string | undefined;
 }

@@ -36,4 +36,25 @@ export function decodeTunData(buf: Buffer): Record<string, unknown> {
   return out;
 }
 
-export const tun: LinkKind = { kind: 'tun', data: IFLA_TUN, decodeData: decodeTunData };
+/** The TapOptions of an existing tun/tap device (what createTap takes), from IFLA_TUN_*. */
+function readOptions(link: { info?: Record<string, unknown> }): Record<string, unknown> {
+  const i = link.info ?? {};
+  const out: Record<string, unknown> = {};
+  if (i.type !== undefined) out.tun = i.type === 'tun';
+  if (i.pi !== undefined) out.pi = i.pi;
+  if (i.vnet_hdr !== undefined) out.vnetHdr = i.vnet_hdr;
+  if (i.multi_queue !== undefined) out.multiQueue = i.multi_queue;
+  if (i.owner !== undefined) out.owner = i.owner;
+  if (i.group !== undefined) out.group = i.group;
+  return out;
+}
+
+/** Made through /dev/net/tun (createTap, or createLink with kind 'tun' in a batch); nothing changes in place. */
+export const tun: LinkKind = {
+  kind: 'tun',
+  data: IFLA_TUN,
+  decodeData: decodeTunData,
+  readOptions,
+  mutable: [],
+  defaults: { tun: false, pi: false, vnetHdr: false, multiQueue: false },
+};

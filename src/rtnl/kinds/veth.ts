@@ -69,4 +69,12 @@ export const veth: LinkKind = {
   check,
   netns: (o) => ((o as VethOptions).peerNetns !== undefined ? [(o as VethOptions).peerNetns as string] : []),
   encodeData,
+  // The peer, when it is in this namespace (IFLA_LINK without IFLA_LINK_NETNSID); otherwise
+  // its name is not known here.
+  readOptions: (link, nameOf) => {
+    const peer = link.link && link.linkNetnsId === undefined ? nameOf(link.link) : undefined;
+    return peer === undefined ? {} : { peer };
+  },
+  mutable: [],
+  peer: (o) => (typeof o.peer === 'string' && o.peerNetns === undefined ? o.peer : undefined),
 };
