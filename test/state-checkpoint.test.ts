@@ -1,8 +1,9 @@
 /**
  * Kernel tier: checkpoints. An apply kept under a checkpoint and not confirmed is restored at
  * its deadline, by the waiter or by whoever finds it later; a confirmed one stays; one pending
- * checkpoint at a time. The CLI's detached waiter survives the process that applied.
+ * checkpoint at a time. The CLI waits in the foreground and survives SIGHUP (a cut SSH session).
  */
+import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { apply } from '../src/workflow/state';
 import { checkpointPath, confirmCheckpoint, readCheckpoint, restoreCheckpoint, waitCheckpoint } from '../src/workflow/state-checkpoint';
-import { hostwire, ip, ipJson, kernelTest, withHandle } from './helpers/kernel';
+import { CLI, hostwire, ip, ipJson, kernelTest, withHandle } from './helpers/kernel';
 
 const t = suite('state-checkpoint');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -114,46 +115,73 @@ kernelTest(t, 'confirmed in time: the change stays, the checkpoint is gone, the 
   ),
 );
 
-kernelTest(t, 'CLI: apply --confirm-within leaves a detached waiter that restores after the CLI has exited', () =>
-  withHandle(async (_h, ns) => {
-    setUplink(ns);
-    const before = view(ns);
-    const file = checkpointPath(ns);
-    let watcher: number | undefined;
-    try {
-      const r = hostwire(['-n', ns, 'apply', '-', '--confirm-within', '1', '--json'], JSON.stringify(MOVE));
-      assert.is(r.status, 0, r.stderr);
-      const out = JSON.parse(r.stdout);
-      watcher = out.checkpoint.watcher;
-      assert.equal([out.verified, out.checkpoint.file], [true, file]);
-      assert.ok(fs.existsSync(file));
-      // The waiter takes the file (rename), restores, and ends.
-      for (let i = 0; i < 60 && alive(watcher as number); i++) await sleep(100);
-      assert.not.ok(alive(watcher as number), 'restored within the deadline and a little');
-      assert.not.ok(fs.existsSync(file));
-      assert.equal(view(ns), before);
-      // Confirmed in time, the change stays.
-      const c = hostwire(['-n', ns, 'apply', '-', '--confirm-within', '30', '--json'], JSON.stringify(MOVE));
-      watcher = JSON.parse(c.stdout).checkpoint.watcher;
-      assert.is(hostwire(['-n', ns, 'confirm']).status, 0);
-      assert.is(ipJson('-n', ns, 'link', 'show', 'ceth0')[0].master, 'cbr0');
-      const gone = hostwire(['-n', ns, 'confirm', '--json']);
-      assert.equal([gone.status, JSON.parse(gone.stderr).code], [1, 'ENOCHECKPOINT']);
-    } finally {
-      if (watcher) for (let i = 0; i < 20 && alive(watcher); i++) await sleep(50);
-      if (watcher && alive(watcher)) process.kill(watcher);
-      fs.rmSync(file, { force: true });
-    }
-  }),
-);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** `hostwire -n NS apply - --confirm-within S --json` as a child, its first line out (the apply's result). */
+async function applyInBackground(
+  ns: string,
+  seconds: number,
+): Promise<{ child: ChildProcess; first: Record<string, any>; rest: () => string; exit: Promise<number | null> }> {
+  const child = spawn(process.execPath, [CLI, '-n', ns, 'apply', '-', '--confirm-within', String(seconds), '--json'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin?.end(JSON.stringify(MOVE));
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  for (let i = 0; i < 200 && !out.includes('\n'); i++) await sleep(50);
+  const first = JSON.parse(out.split('\n')[0]);
+  return { child, first, rest: () => out.split('\n').slice(1).join('\n'), exit };
 }
+
+kernelTest(
+  t,
+  'CLI: apply --confirm-within waits in the foreground, survives SIGHUP, restores at the deadline; confirm ends it; killed, the next rollback restores',
+  () =>
+    withHandle(async (_h, ns) => {
+      setUplink(ns);
+      const before = view(ns);
+      const file = checkpointPath(ns);
+      const children: ChildProcess[] = [];
+      try {
+        // Not confirmed: the session that ran it goes away (SIGHUP); it restores at the deadline anyway.
+        const a = await applyInBackground(ns, 2);
+        children.push(a.child);
+        assert.equal([a.first.verified, a.first.checkpoint.file], [true, file]);
+        assert.ok(fs.existsSync(file));
+        assert.is(ipJson('-n', ns, 'link', 'show', 'ceth0')[0].master, 'cbr0', 'applied');
+        a.child.kill('SIGHUP');
+        assert.is(await a.exit, 1, 'not confirmed: exit 1');
+        assert.match(a.rest(), /"checkpoint":"restored"/);
+        assert.not.ok(fs.existsSync(file));
+        assert.equal(view(ns), before);
+        // Confirmed in time from another process: the change stays, the waiting apply ends with 0.
+        const b = await applyInBackground(ns, 30);
+        children.push(b.child);
+        assert.is(hostwire(['-n', ns, 'confirm']).status, 0);
+        assert.is(await b.exit, 0);
+        assert.match(b.rest(), /"checkpoint":"confirmed"/);
+        assert.is(ipJson('-n', ns, 'link', 'show', 'ceth0')[0].master, 'cbr0');
+        const gone = hostwire(['-n', ns, 'confirm', '--json']);
+        assert.equal([gone.status, JSON.parse(gone.stderr).code], [1, 'ENOCHECKPOINT']);
+        // Killed outright: the checkpoint stays under /run, and a rollback found later restores it.
+        ip('-n', ns, 'link', 'del', 'cbr0');
+        ip('-n', ns, 'addr', 'add', '10.61.0.5/24', 'dev', 'ceth0');
+        ip('-n', ns, 'route', 'add', 'default', 'via', '10.61.0.1');
+        assert.equal(view(ns), before);
+        const c = await applyInBackground(ns, 1);
+        children.push(c.child);
+        c.child.kill('SIGKILL');
+        await c.exit;
+        assert.ok(fs.existsSync(file), 'the checkpoint outlives the process');
+        await sleep(1100);
+        assert.is(hostwire(['-n', ns, 'rollback']).status, 0);
+        assert.not.ok(fs.existsSync(file));
+        assert.equal(view(ns), before, 'restored');
+      } finally {
+        for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
+        fs.rmSync(file, { force: true });
+      }
+    }),
+);
 
 t.run();

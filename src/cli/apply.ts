@@ -1,13 +1,13 @@
 /**
  * `hostwire apply FILE|-`: makes the namespace what a state document says, printing the plan
  * the way `terraform plan` does ('+', '~', '-', '-/+'), then whether the state read back
- * matches. With --confirm-within, a detached `hostwire rollback --wait` is left behind to put
- * the state before back unless `hostwire confirm` runs in time (the one process src/ starts
- * besides $EDITOR: this same command, so that the restore survives the SSH session that ran it).
+ * matches. With --confirm-within, it stays in the foreground, as `netplan try` does, until
+ * `hostwire confirm` runs (from another shell) or the deadline passes, and then puts the state
+ * before back. It ignores SIGHUP, so the SSH session that an uplink move cuts does not stop it;
+ * if it is killed outright, the checkpoint file under /run stays, and the next `hostwire apply`,
+ * `confirm` or `rollback` that finds it expired restores it. Nothing is spawned.
  */
-import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as path from 'path';
 import { HostwireError } from '../errors';
 import { flag, pos, seconds, value } from './args';
 import type { CliContext } from './context';
@@ -22,13 +22,38 @@ export function readDocument(file: string): string {
   }
 }
 
-/** Starts the detached process that restores the checkpoint at its deadline unless confirmed; its pid. */
-function startWatcher(ctx: CliContext, id: string): number | undefined {
-  const main = path.join(__dirname, 'main.js');
-  const args = [main, ...(ctx.netns ? ['-n', ctx.netns] : []), 'rollback', '--wait', '--id', id];
-  const child = spawn(process.execPath, args, { detached: true, stdio: 'ignore' });
-  child.unref();
-  return child.pid;
+/** Writes a line if stdout is still there (the terminal may be gone with its SSH session). */
+function say(ctx: CliContext, text: string): void {
+  try {
+    ctx.out(text);
+  } catch {
+    // EPIPE/EIO: nobody is reading any more; the restore goes on regardless
+  }
+}
+
+/**
+ * Waits for `hostwire confirm`, or restores at the deadline: 'confirmed' or 'restored'. SIGHUP
+ * (the session gone) is ignored meanwhile; SIGINT or SIGTERM restores at once.
+ */
+async function waitForConfirm(ctx: CliContext, id: string, h: () => import('../rtnl/handle').Handle): Promise<'confirmed' | 'restored'> {
+  const cps = require('../workflow/state-checkpoint') as typeof import('../workflow/state-checkpoint');
+  const ignore = () => undefined;
+  let abort: (() => void) | undefined;
+  const interrupted = new Promise<'interrupted'>((r) => (abort = () => r('interrupted')));
+  const stop = () => abort?.();
+  process.on('SIGHUP', ignore);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.stdout.on('error', ignore);
+  try {
+    const how = await Promise.race([cps.waitCheckpoint(ctx.netns, id, h), interrupted]);
+    if (how !== 'interrupted') return how;
+    return (await cps.restoreCheckpoint(h())) ? 'restored' : 'confirmed';
+  } finally {
+    process.removeListener('SIGHUP', ignore);
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+  }
 }
 
 /**
@@ -52,12 +77,11 @@ const apply = verb('apply', {
     const { planJson, planLines, planSummary } = require('../workflow/state-plan') as typeof import('../workflow/state-plan');
     const doc = parseState(readDocument(a.file));
     const r = await apply(h(), doc, { dryRun: a.dryRun, prune: a.prune, confirmWithin: a.confirmWithin, uri: ctx.uri });
-    const watcher = r.checkpoint ? startWatcher(ctx, r.checkpoint.id) : undefined;
     if (ctx.json) {
       const out: Record<string, unknown> = { changes: r.changes, plan: planJson(r.plan), verified: r.verified };
       if (r.remaining) out.remaining = planJson({ entries: r.remaining });
-      if (r.checkpoint) out.checkpoint = { file: r.checkpoint.file, deadline: new Date(r.checkpoint.deadline).toISOString(), watcher };
-      ctx.out(JSON.stringify(out));
+      if (r.checkpoint) out.checkpoint = { file: r.checkpoint.file, deadline: new Date(r.checkpoint.deadline).toISOString() };
+      say(ctx, JSON.stringify(out));
     } else {
       const lines: string[] = [];
       if (!r.changes) lines.push('No changes: the namespace already matches the document.');
@@ -69,9 +93,21 @@ const apply = verb('apply', {
       }
       if (r.checkpoint)
         lines.push(
-          `Checkpoint ${r.checkpoint.file}: run \`hostwire${ctx.netns ? ` -n ${ctx.netns}` : ''} confirm\` before ${new Date(r.checkpoint.deadline).toISOString()}, or the state before is restored.`,
+          `Checkpoint ${r.checkpoint.file}: run \`hostwire${ctx.netns ? ` -n ${ctx.netns}` : ''} confirm\` before ${new Date(r.checkpoint.deadline).toISOString()}, or the state before is restored. Waiting...`,
         );
-      ctx.out(lines.join('\n'));
+      say(ctx, lines.join('\n'));
+    }
+    if (r.checkpoint && r.verified) {
+      const how = await waitForConfirm(ctx, r.checkpoint.id, h);
+      say(
+        ctx,
+        ctx.json
+          ? JSON.stringify({ checkpoint: how })
+          : how === 'confirmed'
+            ? 'Confirmed: the change stays.'
+            : 'Not confirmed in time: the state before was restored.',
+      );
+      return how === 'confirmed' ? 0 : 1;
     }
     return r.verified || a.dryRun ? 0 : 1;
   },

@@ -24,8 +24,8 @@ const confirm = verb('confirm', {
 
 /**
  * hostwire [-n NETNS] rollback [--wait [--id ID]]: puts back the state before the pending
- * checkpoint's apply, now; with --wait, at its deadline unless it is confirmed first (what apply
- * leaves running).
+ * checkpoint's apply, now; with --wait, at its deadline unless it is confirmed first (what
+ * `apply --confirm-within` does in the foreground; this is for a timer or a separate unit).
  * Equivalent to: nmstatectl rollback
  */
 const rollback = verb('rollback', {

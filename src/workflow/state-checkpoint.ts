@@ -3,8 +3,8 @@
  * change, the namespace's state is written to /run/hostwire/checkpoint[@NETNS].json with a
  * deadline. confirmCheckpoint() removes it; otherwise whoever finds it past its deadline puts
  * the state back (restoreCheckpoint: apply of the state before, with prune, which also removes
- * what the apply made). The file outlives the process that wrote it: the CLI leaves a detached
- * `hostwire rollback --wait` behind to restore on time, and any later apply, confirm or rollback
+ * what the apply made). The file outlives the process that wrote it: the CLI's apply waits in
+ * the foreground to restore on time (ignoring SIGHUP), and any later apply, confirm or rollback
  * in that namespace that finds it expired restores it first. /run is a tmpfs: a reboot, which
  * undoes the change anyway, forgets it.
  *
