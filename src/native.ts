@@ -46,6 +46,8 @@ export interface TunSpecNative {
   mac?: Buffer;
   keepFds?: boolean;
   persist?: boolean;
+  /** IFLA_IFALIAS, set before TUNSETPERSIST. */
+  alias?: string;
   /** Open the queues of an existing macvtap (name) instead of making a tap. */
   macvtap?: boolean;
 }

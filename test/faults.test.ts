@@ -115,6 +115,55 @@ kernelTest(
   },
 );
 
+kernelTest(
+  t,
+  'a CLI batch SIGKILLed half-way: what it made carries the mark, link show owned finds it, link prune removes it',
+  async () => {
+    const ns = uniqueName('fk');
+    ip('netns', 'add', ns);
+    const file = path.join(os.tmpdir(), `hwkill-${process.pid}.batch`);
+    try {
+      ip('-n', ns, 'link', 'add', 'foreign0', 'type', 'bridge'); // made by someone else: never touched
+      const lines: string[] = [];
+      // Taps: marked before they become persistent, so a kill never leaves one unmarked. (A bridge
+      // or veth gets its mark one round trip after it exists: see OWNER_MARK.)
+      for (let i = 0; i < 3000; i++) lines.push(`tap add kt${i}`);
+      for (let i = 0; i < 3000; i++) lines.push(`link set kt${i} up`);
+      fs.writeFileSync(file, lines.join('\n') + '\n');
+      const child = spawn(process.execPath, [CLI, '-n', ns, 'batch', file], { stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', r));
+      // Killed once some of it exists.
+      await until('the batch to make something', () => ipJson('-n', ns, 'link', 'show').length > 50, 20_000);
+      child.kill('SIGKILL');
+      await exited;
+      const left = ipJson('-n', ns, 'link', 'show').filter((l: { ifname: string }) => !['lo', 'foreign0'].includes(l.ifname));
+      assert.ok(left.length > 0, 'something was left');
+      const owned = JSON.parse(hostwireSync(['-n', ns, '--json', 'link', 'show', 'owned']));
+      assert.equal(
+        owned.map((l: { name: string }) => l.name).sort(),
+        left.map((l: { ifname: string }) => l.ifname).sort(),
+        'every device the batch made carries the mark, and only those',
+      );
+      hostwireSync(['-n', ns, 'link', 'prune']);
+      assert.equal(
+        ipJson('-n', ns, 'link', 'show')
+          .map((l: { ifname: string }) => l.ifname)
+          .sort(),
+        ['foreign0', 'lo'],
+      );
+    } finally {
+      fs.rmSync(file, { force: true });
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+  },
+);
+
+function hostwireSync(args: string[]): string {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  assert.is(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
 kernelTest(t, '/dev/net/tun missing: tap add fails with a typed ENOENT, the process goes on', () => {
   const ns = uniqueName('ft');
   ip('netns', 'add', ns);

@@ -93,6 +93,7 @@ test('kernel addon: wrong argument types are TypeErrors, never crashes', () => {
       ['TunWorker.create persist', () => worker.create([{ ...spec, persist: 'yes' }])],
       ['TunWorker.create mac', () => worker.create([{ ...spec, mac: '52:54:00:00:00:01' }])],
       ['TunWorker.create mac length', () => worker.create([{ ...spec, mac: Buffer.alloc(5) }])],
+      ['TunWorker.create alias', () => worker.create([{ ...spec, alias: 7 }])],
       ['TunWorker.create second element', () => worker.create([spec, { ...spec, name: null }])],
     ];
     const sock = new k.NlSocket({}, () => undefined);

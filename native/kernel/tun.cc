@@ -45,6 +45,7 @@ struct TunSpec {
   unsigned char mac[6] = {};
   int mtu = 0;
   bool macvtap = false;  // open the queues of an existing macvtap instead of making a tap
+  std::string alias;     // IFLA_IFALIAS, set before TUNSETPERSIST
 };
 
 struct TunResult {
@@ -79,6 +80,35 @@ void SyncLinkWatch(int nl, int ifindex) {
   if (send(nl, &req, sizeof req, 0) < 0) return;
   char buf[8192];
   while (recv(nl, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  }
+}
+
+// Sets IFLA_IFALIAS of a device by RTM_SETLINK and waits for the kernel's answer: 0 or an errno.
+int SetAlias(int nl, int ifindex, const std::string& alias) {
+  if (nl < 0) return EBADF;
+  struct {
+    nlmsghdr h;
+    ifinfomsg i;
+    char attrs[RTA_SPACE(256)];
+  } req{};
+  req.h.nlmsg_type = RTM_SETLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.h.nlmsg_seq = 1;
+  req.i.ifi_index = ifindex;
+  rtattr* a = reinterpret_cast<rtattr*>(req.attrs);
+  a->rta_type = IFLA_IFALIAS;
+  a->rta_len = RTA_LENGTH(alias.size());
+  memcpy(RTA_DATA(a), alias.data(), alias.size());
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg)) + RTA_ALIGN(a->rta_len);
+  if (send(nl, &req, req.h.nlmsg_len, 0) < 0) return errno;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = recv(nl, buf, sizeof buf, 0);
+    if (n < 0) return errno == EINTR ? 0 : errno;
+    for (nlmsghdr* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq != 1) continue;  // a sync's reply: not ours
+      return -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
+    }
   }
 }
 
@@ -123,6 +153,14 @@ TunResult CreateOne(const TunSpec& s, int ctl, int nl) {
   }
   if (ioctl(ctl, SIOCGIFINDEX, &ifr) != 0) return fail("ioctl(SIOCGIFINDEX)");
   r.ifindex = ifr.ifr_ifindex;
+  // The alias before TUNSETPERSIST: should the process die in between, the fds close and the
+  // device goes with them, so a persistent tap always carries its mark.
+  if (!s.alias.empty()) {
+    if (int err = SetAlias(nl, r.ifindex, s.alias)) {
+      errno = err;
+      return fail("RTM_SETLINK(IFLA_IFALIAS)");
+    }
+  }
   if (s.persist && ioctl(fd0, TUNSETPERSIST, 1) != 0) return fail("ioctl(TUNSETPERSIST)");
   if (!s.keepFds) {
     for (int fd : r.fds) close(fd);
@@ -230,7 +268,8 @@ bool ParseSpecs(Napi::Env env, Napi::Array arr, std::vector<TunSpec>* out) {
         !field("keepFds", &s.keepFds, false, "a boolean, null or undefined") ||
         !field("persist", &s.persist, false, "a boolean, null or undefined") ||
         !field("mac", &mac, false, "a Buffer, null or undefined") ||
-        !field("macvtap", &s.macvtap, false, "a boolean, null or undefined"))
+        !field("macvtap", &s.macvtap, false, "a boolean, null or undefined") ||
+        !field("alias", &s.alias, false, "a string without NUL characters, null or undefined"))
       return false;
     if (hasOwner) s.owner = owner;
     if (hasGroup) s.group = group;

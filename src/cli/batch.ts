@@ -61,6 +61,7 @@ async function runFile(ctx: CliContext, file: string): Promise<number> {
     const { results } = await runBatch(
       h.get(),
       run.map((l) => l.change),
+      { mark: true },
     );
     results.forEach((r, i) => r.ok || fail(run[i].line, r.error));
   };

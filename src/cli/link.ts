@@ -66,7 +66,11 @@ export async function showLinks(ctx: CliContext, h: Handle, filter: LinkFilter):
   return 0;
 }
 
-/** hostwire link show [DEV] [type KIND] [master BR] [up]. Equivalent to: ip -br link show [DEV] [type KIND] [master BR] [up] */
+/**
+ * hostwire link show [DEV] [type KIND] [master BR] [up] [owned]. `owned`: only links that carry
+ * hostwire's mark (made by its CLI or its apply).
+ * Equivalent to: ip -br link show [DEV] [type KIND] [master BR] [up] (owned: | grep the alias 'hostwire')
+ */
 const show = verb('link show', {
   aliases: ['list', 'ls'],
   batch: true,
@@ -75,9 +79,11 @@ const show = verb('link show', {
     type: value('type', 'KIND'),
     master: value('master', 'BR'),
     up: flag('up'),
+    owned: flag('owned'),
   },
   run: (ctx, a, h) => {
     const filter: LinkFilter = {};
+    if (a.owned) filter.owned = true;
     if (a.dev !== undefined) filter.name = a.dev;
     if (a.type !== undefined) filter.kind = a.type;
     if (a.master !== undefined) filter.master = a.master;
@@ -170,4 +176,26 @@ const del = verb('link del', {
   change: (a) => ({ op: 'delete', dev: a.dev }),
 });
 
-export const noun: Noun = { verbs: [show, add, set, del], default: show };
+/**
+ * hostwire link prune: deletes every link that carries hostwire's mark (made by its CLI or its
+ * apply), in one batched unregister: what a batch killed half-way left. Prints how many went.
+ * Equivalent to: for each link whose alias is 'hostwire': ip link del DEV
+ */
+const prune = verb('link prune', {
+  args: {},
+  run: async (ctx, _a, h) => {
+    const owned = await h().listLinks({ owned: true });
+    const errs = owned.length ? await h().deleteLinks(owned.map((l) => l.index)) : [];
+    const failed = errs.filter((e): e is Error => e !== null);
+    const deleted = owned.filter((_, i) => !errs[i]).map((l) => l.name);
+    ctx.out(
+      ctx.json
+        ? JSON.stringify({ deleted, failed: failed.map((e) => ({ code: (e as { code?: string }).code, message: e.message })) })
+        : deleted.join('\n'),
+    );
+    if (failed.length) throw failed[0];
+    return 0;
+  },
+});
+
+export const noun: Noun = { verbs: [show, add, set, del, prune], default: show };

@@ -149,7 +149,7 @@ export async function execute(ctx: CliContext, action: Action): Promise<number> 
     const { change, guard, forced } = action;
     if (guard?.applies(change)) await guard.one(ctx, h.get(), change, forced);
     const { runBatch } = require('../rtnl/batch') as typeof import('../rtnl/batch');
-    const { results } = await runBatch(h.get(), [change], { onError: 'stop' });
+    const { results } = await runBatch(h.get(), [change], { onError: 'stop', mark: true });
     const r = results[0];
     if (!r.ok) throw r.error;
     return 0;

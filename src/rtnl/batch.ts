@@ -24,6 +24,7 @@ import { tunSpec, type TapOptions } from './kinds/tunspec';
 import type { TunSpecNative } from '../native';
 import {
   NO_CONTEXT,
+  OWNER_MARK,
   checkLinkChange,
   describeChange,
   linkCreate,
@@ -86,6 +87,13 @@ export interface BatchOptions {
    * Set false to delete one by one.
    */
   groupDelete?: boolean;
+  /**
+   * Mark every link the batch creates as hostwire's (IFLA_IFALIAS OWNER_MARK, unless the
+   * operation gives an alias of its own), so that what a batch killed half-way left can be found
+   * and removed (`hostwire link show owned`, `hostwire link prune`). One RTM_SETLINK more per
+   * creation, pipelined. The CLI marks; the library does not unless asked.
+   */
+  mark?: boolean;
 }
 
 export type BatchResult = { ok: true; index?: number } | { ok: false; error: Error };
@@ -109,14 +117,13 @@ type Built =
   /** An address, route, neighbour or FDB entry: `undo` is the request that takes it back (none for neighbours and FDB entries). */
   | { kind: 'other'; req: Request; undo?: () => Request };
 
-/** A tun device from createLink: TapOptions for the tun worker, master/up/alias for the RTM_SETLINK after it. */
+/** A tun device from createLink: TapOptions (alias included) for the tun worker, master/up for the RTM_SETLINK after it. */
 function tunLink(name: string, options: TunLinkOptions = {}): Built {
   if (options === null || typeof options !== 'object') throw new ValidationError('EINVALIDOPTION', 'options: not an object', 'options');
-  const { master, up, alias, ...tap } = options;
+  const { master, up, ...tap } = options;
   const then: LinkChange = {};
   if (master !== undefined) then.master = master;
   if (up !== undefined) then.up = up;
-  if (alias !== undefined) then.alias = alias;
   const spec = tunSpec(name, tap);
   return Object.keys(then).length ? { kind: 'tap', spec, then: checkLinkChange(then) } : { kind: 'tap', spec };
 }
@@ -196,6 +203,22 @@ function created(b: Extract<Built, { kind: 'create' }>, options?: object): Built
   return alias === undefined ? b : { ...b, alias };
 }
 
+/** A creation with hostwire's mark as its alias (unless it has one); other operations as they are. */
+function marked(o: BatchOp): BatchOp {
+  if (o === null || typeof o !== 'object') return o;
+  const withMark = (options: object | undefined) => ({ ...options, alias: (options as LinkCommon | undefined)?.alias ?? OWNER_MARK });
+  switch (o.op) {
+    case 'createTap':
+      return { op: 'createTap', name: o.name, options: withMark(o.options) as TapOptions };
+    case 'createBridge':
+    case 'createVeth':
+    case 'createLink':
+      return { ...o, options: withMark(o.options) } as BatchOp;
+    default:
+      return o;
+  }
+}
+
 /** Checks an operation without sending anything (throws ValidationError). */
 export function checkOp(o: BatchOp): void {
   buildOp(o);
@@ -222,7 +245,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
   for (let i = 0; i < ops.length; i++) {
     if (i % SLICE === SLICE - 1) await yieldToLoop();
     try {
-      built[i] = buildOp(ops[i], options.rollback);
+      built[i] = buildOp(options.mark ? marked(ops[i]) : ops[i], options.rollback);
     } catch (e) {
       results[i] = { ok: false, error: e as Error };
       failed = true;
@@ -352,7 +375,9 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
                 else {
                   inflight++;
                   h.queue(linkSet(b.name, { alias }), ctx, (e: NetlinkError | null) => {
-                    if (e) {
+                    // ENODEV: a later operation of this batch already renamed, moved or deleted
+                    // the link (pipelined ahead of this alias): the create itself stands.
+                    if (e && !(e.code === 'ENODEV' && takenLater(ops, at, b.name))) {
                       results[at] = { ok: false, error: e };
                       failed = true;
                     }
@@ -511,6 +536,16 @@ async function settleLostReplies(h: Handle, built: Array<Built | undefined>, res
     }
     if (done) results[i] = { ok: true };
   }
+}
+
+/** Whether an operation after `at` deletes, renames or moves away the link named `name`. */
+function takenLater(ops: BatchOp[], at: number, name: string): boolean {
+  for (let j = at + 1; j < ops.length; j++) {
+    const o = ops[j];
+    if (o.op === 'delete' && o.dev === name) return true;
+    if (o.op === 'setLink' && o.dev === name && (o.change.name !== undefined || o.change.netns !== undefined)) return true;
+  }
+  return false;
 }
 
 /** Undoes a delete: the caller's operations that make the device again, as a batch of their own. */

@@ -30,6 +30,7 @@ import { TapQueue, type TapDevice } from './tap';
 import { checkDev, checkIfName, checkNetnsName } from './validate';
 import {
   NO_CONTEXT,
+  isMarked,
   linkCreate,
   linkDelete,
   linkDeleteGroup,
@@ -93,6 +94,8 @@ export interface LinkFilter {
   up?: boolean;
   /** Only links in this operational state ('UP', 'DOWN' ...). */
   operstate?: string;
+  /** Only links that carry hostwire's mark (OWNER_MARK in IFLA_IFALIAS). */
+  owned?: boolean;
 }
 
 /** Opens /run/netns/NAME for IFLA_NET_NS_FD; the fd is closed by the caller. */
@@ -280,7 +283,8 @@ export class Handle {
       (l) =>
         (filter.kind === undefined || l.kind === filter.kind) &&
         (filter.up === undefined || l.up === filter.up) &&
-        (filter.operstate === undefined || l.operstate === filter.operstate.toUpperCase()),
+        (filter.operstate === undefined || l.operstate === filter.operstate.toUpperCase()) &&
+        (filter.owned === undefined || isMarked(l.alias) === filter.owned),
     );
   }
 

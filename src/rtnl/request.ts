@@ -59,6 +59,20 @@ export const NO_CONTEXT: EncodeContext = {
   },
 };
 
+/**
+ * The mark of links hostwire made (IFLA_IFALIAS): `apply` puts it on what it creates and `apply
+ * --prune` removes only links that carry it; the CLI's creations carry it too (runBatch's `mark`),
+ * so what a batch killed half-way left is found by `hostwire link show owned` and removed by
+ * `hostwire link prune`. Any alias starting with it counts. A tap is marked by the tun worker
+ * before it becomes persistent, so a kill never leaves an unmarked tap; a link made over
+ * rtnetlink (bridge, veth, vxlan ...) gets its mark one round trip after it exists, since the
+ * kernel ignores IFLA_IFALIAS in RTM_NEWLINK, so a kill in that window can leave it unmarked.
+ */
+export const OWNER_MARK = 'hostwire';
+
+/** Whether an alias is hostwire's mark. */
+export const isMarked = (alias: string | undefined): boolean => alias !== undefined && alias.startsWith(OWNER_MARK);
+
 /** What every new link may carry in its create message (kind-specific options aside). */
 export interface LinkCommon {
   /** IFLA_MTU. */

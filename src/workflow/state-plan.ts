@@ -20,7 +20,7 @@ import { bytesToIp, ipToBytes } from '../rtnl/addr';
 import type { AddressSpec } from '../rtnl/addr';
 import type { RouteSpec } from '../rtnl/route';
 import { getKind } from '../rtnl/kinds';
-import type { LinkChange } from '../rtnl/request';
+import { OWNER_MARK, isMarked, type LinkChange } from '../rtnl/request';
 import {
   StateError,
   defaultMetric,
@@ -34,12 +34,10 @@ import {
   type StateDocument,
 } from './state-doc';
 
-/** IFLA_IFALIAS of links hostwire's apply made (a prefix: 'hostwire ...' counts too). */
-export const OWNER_MARK = 'hostwire';
+/** IFLA_IFALIAS of links hostwire's apply made (a prefix: 'hostwire ...' counts too): src/rtnl/request.ts. */
+export { OWNER_MARK, isMarked };
 /** rtm_protocol of routes hostwire's apply added (`ip route` shows 'proto 104'). */
 export const RTPROT_HOSTWIRE = 104;
-
-export const isMarked = (alias: string | undefined): boolean => alias !== undefined && alias.startsWith(OWNER_MARK);
 
 /** An address as it is, in full, so that a removal can be undone exactly. */
 export interface ObservedAddress extends AddressSpec {

@@ -30,6 +30,17 @@ export interface TapOptions {
   keepFds?: boolean;
   /** TUNSETPERSIST (default true: the device outlives its fds, like ip tuntap add). */
   persist?: boolean;
+  /**
+   * IFLA_IFALIAS, set by the tun worker before TUNSETPERSIST: a tap is never persistent without
+   * it, even if the process dies in between (hostwire's ownership mark goes here).
+   */
+  alias?: string;
+}
+
+function checkAlias(v: unknown): string {
+  if (typeof v !== 'string' || Buffer.byteLength(v) > 255 || v.includes('\0'))
+    throw new ValidationError('EINVALIDOPTION', 'alias: not a string of at most 255 bytes', 'alias');
+  return v;
 }
 
 export function tunSpec(name: string, o: TapOptions = {}): TunSpecNative {
@@ -55,5 +66,6 @@ export function tunSpec(name: string, o: TapOptions = {}): TunSpecNative {
     mac: o.address === undefined ? undefined : parseMacBytes(checkMac(o.address)),
     keepFds: !!o.keepFds,
     persist: o.persist ?? true,
+    alias: o.alias === undefined ? undefined : checkAlias(o.alias),
   };
 }
