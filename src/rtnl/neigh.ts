@@ -7,7 +7,7 @@ import { ValidationError } from '../errors';
 import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELNEIGH, RTM_GETNEIGH, RTM_NEWNEIGH } from './constants';
 import { AF_INET, AF_INET6, bytesToIp, ipToBytes, parseCidr } from './addr';
 import { formatMac, nameOf, parseMacBytes, table } from './attrs';
-import { checkDev, checkMac } from './validate';
+import { checkDev, checkMac, checkUint } from './validate';
 import type { EncodeContext, Request } from './request';
 import { DecodeError, MessageWriter, eachAttr, need, type NetlinkMessage } from './wire';
 
@@ -152,11 +152,7 @@ const FLAGS: Record<NeighVerb, number> = {
   del: 0,
 };
 
-function checkU(v: unknown, max: number, field: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
-    throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not an integer 0-${max}`, field);
-  return v;
-}
+const checkU = checkUint;
 
 /**
  * A neighbour or FDB entry to add, replace, append or delete on a link.

@@ -31,7 +31,7 @@ import {
 } from './constants';
 import { parseMacBytes } from './attrs';
 import { getKind, type EncodeContext } from './kinds';
-import { checkDev, checkIfName, checkMac, checkMtu, checkNetnsName } from './validate';
+import { checkAlias, checkBool, checkDev, checkIfName, checkMac, checkMtu, checkNetnsName, checkUint } from './validate';
 import { MessageWriter } from './wire';
 
 export type { EncodeContext };
@@ -110,24 +110,7 @@ export interface LinkChange {
   group?: number;
 }
 
-const ALIAS_MAX = 255; // IFALIASZ - 1
-
-function checkAlias(v: unknown): string {
-  if (typeof v !== 'string' || Buffer.byteLength(v) > ALIAS_MAX)
-    throw new ValidationError('EINVALIDOPTION', `alias: not a string of at most ${ALIAS_MAX} bytes`, 'alias');
-  return v;
-}
-
-function checkGroup(v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
-    throw new ValidationError('EINVALIDOPTION', `group: '${String(v)}' is not an integer 0-4294967295`, 'group');
-  return v;
-}
-
-function checkBool(v: unknown, field: string): boolean {
-  if (typeof v !== 'boolean') throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not true or false`, field);
-  return v;
-}
+const checkGroup = (v: unknown) => checkUint(v, 0xffffffff, 'group');
 
 /** The device's reference in a message: by index when known, else IFLA_IFNAME. */
 function devIndex(dev: string | number, ctx: EncodeContext): number {

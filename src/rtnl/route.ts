@@ -4,6 +4,7 @@
  * bounds-checked rtmsg + RTA_* decoder. The verbs are Handle's (listRoutes, addRoute, deleteRoute).
  */
 import { ValidationError } from '../errors';
+import { checkUint } from './validate';
 import { AF_INET, AF_INET6, bytesToIp, ipToBytes, parseCidr } from './addr';
 import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE } from './constants';
 import { nameOf, table } from './attrs';
@@ -123,16 +124,8 @@ export interface RouteSpec {
   type?: number;
 }
 
-const u8 = (v: unknown, field: string): number => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255)
-    throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not 0-255`, field);
-  return v;
-};
-const u32 = (v: unknown, field: string): number => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
-    throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not an integer 0-4294967295`, field);
-  return v;
-};
+const u8 = (v: unknown, field: string): number => checkUint(v, 255, field);
+const u32 = (v: unknown, field: string): number => checkUint(v, 0xffffffff, field);
 
 /** Checks a route and returns its encoder (rtmsg + RTA_*). `del` leaves scope and protocol open unless given. */
 function routeBody(spec: RouteSpec, del: boolean): (w: MessageWriter, ctx: EncodeContext) => void {

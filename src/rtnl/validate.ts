@@ -76,6 +76,26 @@ export function checkNetnsName(name: unknown, field = 'netns'): string {
   return name;
 }
 
+/** An integer 0..max ('EINVALIDOPTION' naming the field otherwise). */
+export function checkUint(v: unknown, max: number, field: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not an integer 0-${max}`, field);
+  return v;
+}
+
+/** true or false ('EINVALIDOPTION' naming the field otherwise). */
+export function checkBool(v: unknown, field: string): boolean {
+  if (typeof v !== 'boolean') throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not true or false`, field);
+  return v;
+}
+
+/** IFLA_IFALIAS: a string of at most IFALIASZ - 1 (255) bytes, no NUL. */
+export function checkAlias(v: unknown, field = 'alias'): string {
+  if (typeof v !== 'string' || Buffer.byteLength(v) > 255 || v.includes('\0'))
+    throw new ValidationError('EINVALIDOPTION', `${field}: not a string of at most 255 bytes`, field);
+  return v;
+}
+
 /** The string with control characters shown as \xNN, for error messages. */
 export function printable(s: string): string {
   return s.replace(/\p{Cc}/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);

@@ -3,8 +3,8 @@
  * Time values are in the kernel's clock_t units (1/100 s), as `ip -d link` shows them.
  */
 import { decodeTable, encodeTable, table } from '../attrs';
-import { ValidationError } from '../../errors';
 import type { LinkKind } from './kind';
+import { checkBool, checkUint } from '../validate';
 import { ipBool, ipInt, readIpWords, type IpWord } from './ipwords';
 
 export const IFLA_BR = table('IFLA_BR_', [
@@ -128,16 +128,8 @@ export interface BridgeOptions {
   address?: string;
 }
 
-function checkU(v: unknown, max: number, field: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
-    throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not an integer 0-${max}`, field);
-  return v;
-}
-
-function checkBool(v: unknown, field: string): number {
-  if (typeof v !== 'boolean') throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not true or false`, field);
-  return Number(v);
-}
+const checkU = checkUint;
+const checkFlag = (v: unknown, field: string): number => Number(checkBool(v, field));
 
 /** Checks bridge options and returns IFLA_BR_* values by table key; throws ValidationError. */
 function check(options: object): Record<string, unknown> {
@@ -145,11 +137,11 @@ function check(options: object): Record<string, unknown> {
   const opt = <T>(v: T | undefined, fn: (v: T) => number) => (v === undefined ? undefined : fn(v));
   return {
     forward_delay: opt(o.forwardDelay, (v) => checkU(v, 3000, 'forwardDelay')),
-    stp_state: opt(o.stp, (v) => checkBool(v, 'stp')),
+    stp_state: opt(o.stp, (v) => checkFlag(v, 'stp')),
     priority: opt(o.priority, (v) => checkU(v, 65535, 'priority')),
-    vlan_filtering: opt(o.vlanFiltering, (v) => checkBool(v, 'vlanFiltering')),
+    vlan_filtering: opt(o.vlanFiltering, (v) => checkFlag(v, 'vlanFiltering')),
     ageing_time: opt(o.ageingTime, (v) => checkU(v, 0xffffffff, 'ageingTime')),
-    mcast_snooping: opt(o.mcastSnooping, (v) => checkBool(v, 'mcastSnooping')),
+    mcast_snooping: opt(o.mcastSnooping, (v) => checkFlag(v, 'mcastSnooping')),
     vlan_default_pvid: opt(o.vlanDefaultPvid, (v) => checkU(v, 4094, 'vlanDefaultPvid')),
   };
 }

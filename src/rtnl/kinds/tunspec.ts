@@ -6,7 +6,7 @@ import type { TunSpecNative } from '../../native';
 import { ValidationError } from '../../errors';
 import { IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_TUN, IFF_VNET_HDR } from '../constants';
 import { parseMacBytes } from '../attrs';
-import { checkId, checkIfName, checkMac, checkMtu } from '../validate';
+import { checkAlias, checkId, checkIfName, checkMac, checkMtu } from '../validate';
 
 export interface TapOptions {
   /** A layer-3 tun device instead of a tap (IFF_TUN). */
@@ -35,12 +35,6 @@ export interface TapOptions {
    * it, even if the process dies in between (hostwire's ownership mark goes here).
    */
   alias?: string;
-}
-
-function checkAlias(v: unknown): string {
-  if (typeof v !== 'string' || Buffer.byteLength(v) > 255 || v.includes('\0'))
-    throw new ValidationError('EINVALIDOPTION', 'alias: not a string of at most 255 bytes', 'alias');
-  return v;
 }
 
 export function tunSpec(name: string, o: TapOptions = {}): TunSpecNative {

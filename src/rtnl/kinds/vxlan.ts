@@ -6,7 +6,7 @@
 import { ValidationError } from '../../errors';
 import { bytesToIp, ipToBytes, parseCidr } from '../addr';
 import { decodeTable, table } from '../attrs';
-import { checkDev } from '../validate';
+import { checkBool, checkDev, checkUint } from '../validate';
 import type { MessageWriter } from '../wire';
 import { ipBool, ipInt, readIpWords, str, type IpWord } from './ipwords';
 import type { EncodeContext, LinkKind } from './kind';
@@ -78,16 +78,7 @@ export interface VxlanOptions {
   udpCsum?: boolean;
 }
 
-function checkU(v: unknown, max: number, field: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
-    throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not an integer 0-${max}`, field);
-  return v;
-}
-
-function checkBool(v: unknown, field: string): boolean {
-  if (typeof v !== 'boolean') throw new ValidationError('EINVALIDOPTION', `${field}: '${String(v)}' is not true or false`, field);
-  return v;
-}
+const checkU = checkUint;
 
 function ip(v: unknown, field: string): { family: 4 | 6; address: string } {
   const c = parseCidr(v as string, field);
