@@ -160,7 +160,7 @@ kernelTest(t, "closing a handle ends its socket's and its tun worker's threads a
     const before = threads();
     const h = new Handle({ netns: ns });
     await h.createTap('w0');
-    assert.is(threads(), before + 2, "the socket's thread and the tun worker while the handle is open");
+    assert.is(threads(), before + 3, "the socket's thread, the tun worker and its link-watch syncer while the handle is open");
     const queued = h.createTap('w1');
     h.close();
     // Work under way when the handle closes is finished; work still queued fails with EBADF.
