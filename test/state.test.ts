@@ -18,7 +18,7 @@ function spy(h: Handle): string[] {
   const sent: string[] = [];
   const send = h.socket.send.bind(h.socket);
   h.socket.send = (msg, op, dump, cb, onPart) => {
-    if (!dump) sent.push(op);
+    if (!dump) sent.push(typeof op === 'string' ? op : op.op);
     send(msg, op, dump, cb, onPart);
   };
   const taps = h.createTunDevices.bind(h);

@@ -237,7 +237,7 @@ export class Handle {
    * caller resolves what the request needs (`needs`, `netns`) through `ctx`.
    */
   queue(req: Request, ctx: EncodeContext, cb: ReplyCallback): void {
-    this.socket.send(req.encode(ctx), req.op, req.dump, cb);
+    this.socket.send(req.encode(ctx), req, req.dump, cb);
   }
 
   /**

@@ -218,8 +218,12 @@ export function linkSet(dev: string | number, change: LinkChange, op?: string): 
   const c = checkLinkChange(change);
   const needs = [...named(c.master)];
   if (c.name !== undefined && typeof dev === 'string') needs.push(dev);
+  let label = op;
   return {
-    op: op ?? describeChange(dev, c),
+    // Named only when an error needs it: a batch of thousands builds no strings it never shows.
+    get op() {
+      return (label ??= describeChange(dev, c));
+    },
     dump: false,
     needs,
     netns: c.netns !== undefined ? [c.netns] : [],

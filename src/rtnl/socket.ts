@@ -51,14 +51,19 @@ export interface SocketOptions {
 /** Called once with the request's reply messages ([] for an ACK), or its error. */
 export type ReplyCallback = (err: NetlinkError | null, msgs: NetlinkMessage[]) => void;
 
+/** What a request is called in errors: a string, or an object whose `op` is computed on demand (a Request). */
+export type OpLabel = string | { readonly op: string };
+const label = (op: OpLabel): string => (typeof op === 'string' ? op : op.op);
+
 interface Pending {
   seq: number;
-  op: string;
+  op: OpLabel;
   dump: boolean;
   msg: Buffer;
   sendId: number;
   tries: number;
-  parts: NetlinkMessage[];
+  /** Reply messages, made on the first one (an ack needs none). */
+  parts?: NetlinkMessage[];
   cb: ReplyCallback;
   /** A dump's parts go here as they arrive (in order with notifications) instead of into `parts`. */
   onPart?: (m: NetlinkMessage) => void;
@@ -130,21 +135,21 @@ export class NetlinkSocket extends EventEmitter {
    * with its replies: [] for an ACK, the reply messages of a GET, or every part of a dump.
    * Rejects with NetlinkError on a kernel error.
    */
-  request(msg: Buffer, op: string, dump = false): Promise<NetlinkMessage[]> {
+  request(msg: Buffer, op: OpLabel, dump = false): Promise<NetlinkMessage[]> {
     return new Promise((resolve, reject) => this.send(msg, op, dump, (err, msgs) => (err ? reject(err) : resolve(msgs))));
   }
 
   /** request() with a callback: no promise per request, for batches. Call order is wire order. */
-  send(msg: Buffer, op: string, dump: boolean, cb: ReplyCallback, onPart?: (m: NetlinkMessage) => void): void {
+  send(msg: Buffer, op: OpLabel, dump: boolean, cb: ReplyCallback, onPart?: (m: NetlinkMessage) => void): void {
     if (this.closed) {
-      cb(new NetlinkError(9 /* EBADF */, op, 'socket is closed'), []);
+      cb(new NetlinkError(9 /* EBADF */, label(op), 'socket is closed'), []);
       return;
     }
     if (msg.length < HEADER_LENGTH) throw new RangeError('not a netlink message');
     // A request asks for an ack (a dump ends with NLMSG_DONE instead).
     if (!dump) msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST | NLM_F_ACK, 6);
     else msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST, 6);
-    this.queue.push({ seq: 0, op, dump, msg, sendId: 0, tries: 0, parts: [], cb, onPart });
+    this.queue.push({ seq: 0, op, dump, msg, sendId: 0, tries: 0, cb, onPart });
     // A whole window waiting and nothing in flight: send it now, so the kernel (on the socket's
     // thread) starts while the caller goes on queueing; otherwise at the end of this tick.
     if (this.inflight.size === 0 && this.queue.length - this.queueHead >= this.window) this.flush();
@@ -172,7 +177,7 @@ export class NetlinkSocket extends EventEmitter {
     const waiting = [...this.inflight.values(), ...this.queue.slice(this.queueHead)];
     this.inflight.clear();
     this.queue.length = this.queueHead = 0;
-    for (const p of waiting) p.cb(new NetlinkError(9, p.op, 'socket closed before the kernel answered'), []);
+    for (const p of waiting) p.cb(new NetlinkError(9, label(p.op), 'socket closed before the kernel answered'), []);
   }
 
   private scheduleFlush(): void {
@@ -222,7 +227,7 @@ export class NetlinkSocket extends EventEmitter {
         this.transport.send(datagram, id);
       } catch (e) {
         const n = e as { errno?: number };
-        for (const p of batch) this.settle(p, new NetlinkError(n.errno ?? 5, p.op, (e as Error).message));
+        for (const p of batch) this.settle(p, new NetlinkError(n.errno ?? 5, label(p.op), (e as Error).message));
       }
     }
     if (this.queueHead === this.queue.length && this.queueHead) this.queue.length = this.queueHead = 0;
@@ -240,7 +245,7 @@ export class NetlinkSocket extends EventEmitter {
   private settle(p: Pending, err: NetlinkError | null): void {
     if (!this.inflight.delete(p.seq)) return;
     if (p.dump) this.dumpInFlight = false;
-    p.cb(err, err ? [] : p.parts);
+    p.cb(err, err || !p.parts ? [] : p.parts);
   }
 
   private recvError(errno: number): void {
@@ -248,7 +253,7 @@ export class NetlinkSocket extends EventEmitter {
     // the ones lost are found when the send is drained. Any other receive error leaves the
     // socket's state unknown: fail what waits.
     if (errno !== 105 /* ENOBUFS */)
-      for (const p of [...this.inflight.values()]) this.settle(p, new NetlinkError(errno, p.op, 'receive failed'));
+      for (const p of [...this.inflight.values()]) this.settle(p, new NetlinkError(errno, label(p.op), 'receive failed'));
     if (this.listenerCount('error'))
       this.emit('error', new NetlinkError(errno, 'recv', errno === 105 ? 'the kernel dropped messages (ENOBUFS)' : undefined));
     this.flush();
@@ -258,12 +263,12 @@ export class NetlinkSocket extends EventEmitter {
     // sendIds wrap at 2^32: compare as a distance.
     for (const p of [...this.inflight.values()])
       if (!p.dump && ((sendId - p.sendId) | 0) >= 0)
-        this.settle(p, new NetlinkError(105, p.op, 'the kernel dropped the reply: receive queue full (ENOBUFS)'));
+        this.settle(p, new NetlinkError(105, label(p.op), 'the kernel dropped the reply: receive queue full (ENOBUFS)'));
     this.flush();
   }
 
   private sendFailed(sendId: number, errno: number): void {
-    for (const p of [...this.inflight.values()]) if (p.sendId === sendId) this.settle(p, new NetlinkError(errno, p.op, undefined));
+    for (const p of [...this.inflight.values()]) if (p.sendId === sendId) this.settle(p, new NetlinkError(errno, label(p.op), undefined));
     this.flush();
   }
 
@@ -300,7 +305,7 @@ export class NetlinkSocket extends EventEmitter {
       const ack = decodeAck(m);
       const p = this.inflight.get(ack.seq);
       if (!p) return;
-      this.settle(p, ack.errno ? new NetlinkError(ack.errno, p.op, ack.extack, ack.badAttrOffset) : null);
+      this.settle(p, ack.errno ? new NetlinkError(ack.errno, label(p.op), ack.extack, ack.badAttrOffset) : null);
       return;
     }
     const p = m.seq ? this.inflight.get(m.seq) : undefined;
@@ -310,23 +315,23 @@ export class NetlinkSocket extends EventEmitter {
     }
     if (m.type === NLMSG_DONE) {
       const ack = decodeAck(m);
-      if (ack.errno) return this.settle(p, new NetlinkError(ack.errno, p.op, ack.extack));
+      if (ack.errno) return this.settle(p, new NetlinkError(ack.errno, label(p.op), ack.extack));
       if (m.flags & NLM_F_DUMP_INTR) return this.retryDump(p);
       return this.settle(p, null);
     }
     if (p.onPart) p.onPart(m);
-    else p.parts.push(m);
+    else (p.parts ??= []).push(m);
   }
 
   /** The kernel's state changed under a dump: send it again, a bounded number of times. */
   private retryDump(p: Pending): void {
     if (p.tries + 1 >= DUMP_RETRIES) {
-      this.settle(p, new NetlinkError(4 /* EINTR */, p.op, `dump interrupted by concurrent changes ${DUMP_RETRIES} times`));
+      this.settle(p, new NetlinkError(4 /* EINTR */, label(p.op), `dump interrupted by concurrent changes ${DUMP_RETRIES} times`));
       return;
     }
     this.inflight.delete(p.seq);
     this.dumpInFlight = false;
-    this.queue.splice(this.queueHead, 0, { ...p, seq: 0, parts: [], tries: p.tries + 1 });
+    this.queue.splice(this.queueHead, 0, { ...p, seq: 0, parts: undefined, tries: p.tries + 1 });
     this.scheduleFlush();
   }
 }
