@@ -1,7 +1,8 @@
 /** `hostwire event`: libvirt's domain and network lifecycle events, as virsh prints them. */
-import { Connection, type LifecycleEvent } from '../libvirt';
+import type { LifecycleEvent } from '../libvirt';
 import { seconds, value } from './args';
 import { verb, type Noun } from './verb';
+import { openConnection } from './virsh';
 
 const title = (s: string): string => {
   const t = s.replace(/_/g, ' ').toLowerCase();
@@ -22,7 +23,7 @@ function formatEvent(ev: LifecycleEvent): string {
 const event = verb('event', {
   args: { timeout: value('--timeout', 'S', seconds) },
   run: async (ctx, a) => {
-    const c = await Connection.open(ctx.uri);
+    const c = await openConnection(ctx);
     const ac = new AbortController();
     const stop = (): void => ac.abort();
     const timer = a.timeout !== undefined ? setTimeout(stop, a.timeout * 1000) : undefined;

@@ -14,9 +14,9 @@ import type { Guard } from './verb';
 
 /** The bridges of libvirt's networks, over a connection to ctx.uri opened for the question. */
 async function libvirtNetworks(ctx: CliContext): Promise<NetworkBridge[]> {
-  const { Connection } = require('../libvirt') as typeof import('../libvirt');
+  const { openConnection } = require('./virsh') as typeof import('./virsh');
   const { networkBridges } = require('../workflow/network') as typeof import('../workflow/network');
-  const c = await Connection.open(ctx.uri);
+  const c = await openConnection(ctx);
   try {
     return await networkBridges(c);
   } finally {
