@@ -143,9 +143,9 @@ void ProbeFree(void*) { probeFreed = true; }
 
 // Whether this connection's driver stores a close callback. virConnectRegisterCloseCallback
 // (libvirt-host.c) returns 0 without storing anything when the driver has no
-// connectRegisterCloseCallback; in libvirt 9.0 only the remote driver has one (qemu:///system,
-// qemu+tcp:// ...), not test:// or qemu:///embed. A reference handed to such a driver would never
-// be given back. A driver that stores one frees it inside virConnectUnregisterCloseCallback
+// connectRegisterCloseCallback; in libvirt 9.0 the remote driver has one (qemu:///system,
+// qemu+tcp:// ...; vz too, not built on Debian), test:// and the in-process qemu driver
+// (qemu:///embed) do not. A reference handed to such a driver would never be given back. A driver that stores one frees it inside virConnectUnregisterCloseCallback
 // (remoteConnectUnregisterCloseCallback -> virConnectCloseCallbackDataUnregister -> ...Reset ->
 // freecb), synchronously, so registering and unregistering a probe tells them apart.
 bool DriverKeepsCloseCallback(virConnectPtr conn) {
