@@ -299,5 +299,8 @@ export function realTest(
     suite(name, () => {
       throw new Error(`the real libvirt tier cannot run here (${why}), and CI must run it`);
     });
-  else suite.skip(`${name} (skipped: ${why})`, fn);
+  else {
+    suite.skip(`${name} (skipped: ${why})`, fn);
+    process.stderr.write(`skipped: ${name}: ${why}\n`);
+  }
 }
