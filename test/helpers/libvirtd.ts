@@ -6,8 +6,10 @@
  * qemu.conf user/group root), starts virtlogd and libvirtd with `ip netns exec`, and waits (up to
  * 30 s, polling) until qemu:///system answers. A libvirtd that was already running is used as it
  * is and never stopped (unless `own` asks for a daemon of the caller's: then that is an error).
- * stop() ends only the daemons started here, by PID, and deletes the namespace. Tests destroy
- * their domains before calling stop() (SIGTERM leaves qemu running).
+ * stop() ends only the daemons started here, by PID, deletes the namespace, and removes the files
+ * the daemon added under /var/log/libvirt/qemu, /run/libvirt and /var/lib/libvirt/dnsmasq (domain
+ * logs, network runtime state, dnsmasq's pid files). Tests destroy their domains before calling
+ * stop() (SIGTERM leaves qemu running).
  *
  * realTest() registers a test of this tier: when the tier cannot run here (not root, libvirtd
  * missing, a libvirtd already running), it is skipped through the runner with the reason, and
@@ -120,6 +122,39 @@ async function daemonPid(name: string): Promise<number> {
   throw new Error(`${name} -d left no running daemon (see /var/log/libvirt)`);
 }
 
+/**
+ * Where a daemon leaves files behind its definitions: each domain's log, each network's runtime
+ * directory and dnsmasq's pid and lease files. (Not /var/cache/libvirt: QEMU's capabilities cache
+ * is what makes the next start fast.)
+ */
+const STATE_DIRS = ['/var/log/libvirt/qemu', '/run/libvirt/network', '/run/libvirt/qemu', '/var/lib/libvirt/dnsmasq'];
+
+/** The entries of STATE_DIRS before a daemon of ours starts. */
+function snapshotState(): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const dir of STATE_DIRS) {
+    try {
+      out.set(dir, new Set(fs.readdirSync(dir)));
+    } catch {
+      out.set(dir, new Set());
+    }
+  }
+  return out;
+}
+
+/** After our daemon stopped (one system libvirtd per machine, so every new entry is its): removes what it added. */
+function removeNewState(before: Map<string, Set<string>>): void {
+  for (const [dir, had] of before) {
+    let now: string[];
+    try {
+      now = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const f of now) if (!had.has(f)) fs.rmSync(`${dir}/${f}`, { recursive: true, force: true });
+  }
+}
+
 /** The host preparation of libvirt-host.md, each step only when needed. */
 export function prepareHost(): void {
   if (spawnSync('getent', ['passwd', 'libvirt-qemu']).status !== 0) {
@@ -206,6 +241,7 @@ export async function startLibvirtd(options: StartOptions = {}): Promise<Libvirt
   }
 
   prepareHost();
+  const state = snapshotState();
   const ns = `hwvirt-${process.pid}`;
   let libvirtdPid: number | null = null;
   let virtlogdPid: number | null = null;
@@ -238,6 +274,7 @@ export async function startLibvirtd(options: StartOptions = {}): Promise<Libvirt
     // domain a failed test could not destroy): end it, by PID, before deleting the namespace.
     for (const pid of pidsInNetns(ns)) await killAndWait(pid);
     spawnSync('ip', ['netns', 'del', ns]);
+    removeNewState(state);
   };
 
   try {
