@@ -170,6 +170,8 @@ export interface NativeConnection {
 
 export interface LibvirtAddon {
   open(uri: string, readonly: boolean, emit: (ev: NativeEvent) => void, auth: NativeAuth): Promise<NativeConnection>;
+  /** For leak tests: event sinks alive, and sink references libvirt holds (callbacks registered). */
+  stats(): { sinks: number; libvirtRefs: number };
 }
 
 // ---- loading ------------------------------------------------------------------------------

@@ -15,11 +15,22 @@ const ok = (r: ReturnType<typeof hostwire>) => {
 };
 const jsonErr = (r: ReturnType<typeof hostwire>) => JSON.parse(r.stderr.trim().split('\n').pop() as string);
 
+/** One temporary directory for the suite's files, removed when the suite ends (also after a failure). */
+let tmpDir: string | null = null;
+function tmpPath(name: string): string {
+  tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'hwcli-'));
+  return path.join(tmpDir, name);
+}
+let tmpFiles = 0;
 function tmpFile(text: string): string {
-  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hwcli-')), 'batch');
+  const f = tmpPath(`batch${tmpFiles++}`);
   fs.writeFileSync(f, text);
   return f;
 }
+t.after(() => {
+  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+  tmpDir = null;
+});
 
 kernelTest(t, 'bridge add twice: EEXIST; self-enslave: the kernel message; 16 bytes: nothing made', () =>
   withNetns((ns) => {
@@ -211,7 +222,7 @@ kernelTest(t, 'addr and route: add, show and del agree with ip; bad input refuse
 
 kernelTest(t, 'no verb spawns a process (strace -f -e execve)', () =>
   withNetns((ns) => {
-    const trace = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hwstrace-')), 'out');
+    const trace = tmpPath('strace.out');
     const batch = tmpFile(
       'bridge add br0\ntap add t0\nlink set t0 master br0 up\nlink add v0 type veth peer v1\nlink del v0\nnetns list\n',
     );

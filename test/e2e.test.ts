@@ -6,11 +6,18 @@
  * hot-plugged (a second tap appears) and unplugged by MAC, then everything destroyed and
  * undefined and the daemon stopped. Nothing is left behind, also on failure.
  *
- * Without CI=true, a machine where the daemon cannot start skips this file with a reason; under
- * CI=true that is a failure.
+ * Then `npm run demo` itself (test/demo.ts), as a child: its output shows each step of the whole
+ * tutorial (virbr0 and the default NAT network, ENATBRIDGE, the uplink moved to br0 with the LAN
+ * answering ping, the networkd files, the VM's vnet on br0), and nothing is left afterwards; also
+ * after a Ctrl-C while the VM starts (exit 130).
+ *
+ * Where the tier cannot run (not root, no libvirtd, a libvirtd already running), each test is
+ * skipped through the runner with the reason (helpers/libvirtd.ts realTest); under CI=true it fails.
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Connection, VIR_DOMAIN_XML_INACTIVE } from '../src/libvirt';
@@ -22,9 +29,8 @@ import { buildNetwork, parseNetwork } from '../src/xml/network';
 import { parseXml } from '../src/xml/parser';
 import { removeDefinitions, vmXml, waitFor } from './helpers/vm';
 import { hostwire } from './helpers/kernel';
-import { SYSTEM_URI, pgrep, startLibvirtd, type Libvirtd } from './helpers/libvirtd';
+import { SYSTEM_URI, pgrep, realTest, startLibvirtd } from './helpers/libvirtd';
 
-const CI = process.env.CI === 'true';
 const NET = `hwe2e${process.pid}-net`;
 const DOM = `hwe2e${process.pid}-vm`;
 const BR = `hwe2e${process.pid % 1_000_000}`; // <= 15 characters
@@ -41,22 +47,9 @@ async function cleanup(): Promise<void> {
   }
 }
 
-test('e2e: the bridged-networking walk on a real libvirtd + QEMU', async () => {
-  let daemon: Libvirtd;
-  try {
-    daemon = await startLibvirtd();
-  } catch (e) {
-    if (CI) throw e;
-    console.log(`  skipped: the end-to-end walk needs a libvirtd that can start here (${(e as Error).message})`);
-    return;
-  }
-  if (daemon.ns === null) {
-    await daemon.stop();
-    if (CI) throw new Error('an outside libvirtd runs in the root namespace: the walk would make bridges there');
-    console.log('  skipped: an outside libvirtd runs in the root namespace; the walk never makes bridges there');
-    return;
-  }
-  const ns = daemon.ns;
+realTest(test, 'e2e: the bridged-networking walk on a real libvirtd + QEMU', async () => {
+  const daemon = await startLibvirtd({ own: true });
+  const ns = daemon.ns!;
   const c = await Connection.open(SYSTEM_URI);
   const h = new Handle({ netns: ns });
   try {
@@ -157,10 +150,8 @@ test('e2e: the bridged-networking walk on a real libvirtd + QEMU', async () => {
     await c.close().catch(() => undefined);
     await daemon.stop();
   }
-  if (!daemon.external) {
-    assert.equal(pgrep('libvirtd'), [], 'libvirtd still running');
-    assert.not.ok(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(ns), 'namespace left behind');
-  }
+  assert.equal(pgrep('libvirtd'), [], 'libvirtd still running');
+  assert.not.ok(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(ns), 'namespace left behind');
   assert.is(spawnSync('pgrep', ['-f', `guest=${DOM}`]).status, 1, 'qemu left running');
   assert.not.ok(fs.existsSync(`/etc/libvirt/qemu/${DOM}.xml`), 'domain definition left behind');
   assert.not.ok(fs.existsSync(`/etc/libvirt/qemu/networks/${NET}.xml`), 'network definition left behind');
@@ -176,19 +167,111 @@ async function assertCode(p: Promise<unknown>, code: string): Promise<void> {
   assert.unreachable(`expected ${code}`);
 }
 
-test('e2e: npm run demo walks the tutorial on qemu:///system and leaves nothing behind', () => {
-  if (pgrep('libvirtd').length) {
-    if (CI) throw new Error('a libvirtd is running: the demo test needs an idle machine');
-    console.log('  skipped: a libvirtd is already running, the demo would fall back to test:///default');
-    return;
-  }
-  const r = spawnSync(process.execPath, [require.resolve('./demo')], { encoding: 'utf8', timeout: 120_000 });
-  assert.is(r.status, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, /^URI: qemu:\/\/\/system/m);
-  assert.match(r.stdout, /link show master br0 .*\n(vnet\d+)\s/);
-  assert.match(r.stdout, /Nothing left behind/);
-  assert.equal(pgrep('libvirtd'), []);
-  assert.not.match(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout, /hwvirt-/);
-});
+/** The output of one step of the demo: the lines after the first `$ ...` line matching `command`, up to the next step. */
+function step(out: string, command: RegExp): string {
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('$ ') && command.test(l));
+  assert.ok(at >= 0, `no step ${command} in the demo's output`);
+  const rest = lines.slice(at + 1);
+  const end = rest.findIndex((l) => l.startsWith('$ '));
+  return (end < 0 ? rest : rest.slice(0, end)).join('\n');
+}
+
+/** What the demo may leave behind: a daemon, its namespaces, a VM, definitions, temporary files. */
+function assertNothingLeft(pid: number): void {
+  assert.equal(pgrep('libvirtd'), [], 'libvirtd still running');
+  assert.equal(pgrep('dnsmasq'), [], 'dnsmasq still running');
+  const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+  assert.not.ok(namespaces.includes(`hwvirt-${pid}`) || namespaces.includes(`hwdemo-lan${pid}`), `a namespace left: ${namespaces}`);
+  assert.is(spawnSync('pgrep', ['-f', `guest=hwdemo-vm${pid}`]).status, 1, 'qemu left running');
+  assert.not.ok(fs.existsSync(`/etc/libvirt/qemu/hwdemo-vm${pid}.xml`), 'domain definition left behind');
+  for (const n of ['host-bridge', 'default'])
+    assert.not.ok(fs.existsSync(`/etc/libvirt/qemu/networks/${n}.xml`), `network ${n} left behind`);
+  const newer = (f: string): boolean => {
+    try {
+      return fs.statSync(path.join(os.tmpdir(), f)).ctimeMs >= loadedAt;
+    } catch {
+      return false; // gone meanwhile
+    }
+  };
+  assert.not.ok(
+    fs.readdirSync(os.tmpdir()).some((f) => f.startsWith('hostwire-demo-') && newer(f)),
+    'a temporary directory left behind',
+  );
+}
+const loadedAt = Date.now();
+/** What libvirt runs for the demo's NAT network. */
+const DEMO_NEEDS = ['/usr/sbin/dnsmasq', '/usr/sbin/iptables'];
+
+realTest(
+  test,
+  'e2e: npm run demo walks the whole tutorial on qemu:///system and leaves nothing behind',
+  async () => {
+    const child = spawn(process.execPath, [require.resolve('./demo')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d));
+    child.stderr!.on('data', (d: Buffer) => (err += d));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.is(status, 0, err + out);
+    assert.match(out, /^URI: qemu:\/\/\/system/m);
+    // 1. The default NAT network as Debian ships it, started, listed; its bridge.
+    assert.match(out, /<range start='192\.168\.122\.2' end='192\.168\.122\.254'\/>/);
+    assert.match(step(out, /net list --all +# virsh net-list/), /^ default\s+active\s/m);
+    assert.match(step(out, /link show type bridge/), /^virbr0\s/m);
+    assert.match(step(out, /addr show virbr0/), /192\.168\.122\.1\/24/);
+    // 2. The stand-in NIC; the LAN answers.
+    assert.match(step(out, /route show +# ip route show/), /^default via 192\.168\.50\.1 dev eth0/m);
+    assert.match(step(out, /ping .* the LAN answers/), / 1 received/);
+    // 3. Refused.
+    assert.match(step(out, /link set eth0 master virbr0/), /^hostwire: ENATBRIDGE: /m);
+    // 4. The uplink moved to br0; the LAN still answers.
+    const moved = step(out, /bridge uplink eth0 --bridge br0/);
+    assert.match(moved, /address 192\.168\.50\.10\/24 moved to br0/);
+    assert.match(moved, /route default via 192\.168\.50\.1 moved to br0/);
+    assert.match(step(out, /route show +# the default route now leaves by br0/), /^default via 192\.168\.50\.1 dev br0/m);
+    assert.match(step(out, /ping .* through br0/), / 1 received/);
+    // 5. The networkd files, the firewall sysctls.
+    const files = step(out, /bridge persist br0 --format networkd/);
+    assert.match(files, /# 25-br0\.netdev\n\[NetDev\]\nName=br0\nKind=bridge/);
+    assert.match(files, /\[Network\]\nBridge=br0/);
+    assert.match(step(out, /firewall show/), /net\.bridge\.bridge-nf-call-iptables = [01]/);
+    // 6. The VM's vnet on br0, beside eth0; a second one while hot-plugged.
+    const ports = step(out, /link show master br0 +# ip link show master br0/);
+    assert.match(ports, /^eth0/m);
+    assert.match(ports, /^vnet\d+\s/m);
+    assert.match(step(out, /domain iflist/), /vnet\d+\s+bridge\s+host-bridge\s+virtio\s+\S+\s+br0/);
+    assert.is(step(out, /link show master br0 +# a second tap appears/).match(/^vnet\d+/gm)?.length, 2);
+    assert.match(out, /Nothing left behind/);
+    assertNothingLeft(child.pid!);
+  },
+  DEMO_NEEDS,
+);
+
+realTest(
+  test,
+  'e2e: Ctrl-C in the middle of npm run demo (the VM starting) leaves nothing behind, exit 130',
+  async () => {
+    const child = spawn(process.execPath, [require.resolve('./demo')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let sent = false;
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      if (!sent && /domain start /.test(out)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => (err += d));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.ok(sent, `the demo never reached domain start: ${out}${err}`);
+    assert.is(status, 130, err + out);
+    assert.match(out, /interrupted; nothing left behind/);
+    assert.not.match(out.slice(out.indexOf('domain start ')), /^\$ hostwire /m, 'a step ran after the interrupt');
+    assertNothingLeft(child.pid!);
+  },
+  DEMO_NEEDS,
+);
 
 test.run();

@@ -456,12 +456,15 @@ test('subscriptions to the same event id share one registration: each event is e
     const d = await other.domainLookupByName('test');
     const got: string[] = [];
     c.on('domain-lifecycle', (e: LifecycleEvent) => got.push(e.event));
+    // Waiting before acting: the event may arrive before the call's own answer.
+    const stopped = waitEvent(c, (e) => e.kind === 'domain' && e.event === 'STOPPED');
     await d.destroy();
-    await waitEvent(c, (e) => e.kind === 'domain' && e.event === 'STOPPED');
+    await stopped;
     // One subscription gone: the other still delivers.
     await c.domainEventDeregisterAny(a);
+    const started = waitEvent(c, (e) => e.kind === 'domain' && e.event === 'STARTED');
     await d.create();
-    await waitEvent(c, (e) => e.kind === 'domain' && e.event === 'STARTED');
+    await started;
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(got, ['STOPPED', 'STARTED']);
     d.free();
@@ -528,9 +531,12 @@ test('10,000 lookups leave RSS flat: every virDomainPtr/virNetworkPtr is freed',
 function runChild(
   code: string,
   timeoutMs: number,
+  nodeArgs: string[] = [],
 ): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
   const lib = path.resolve(__dirname, '../src/libvirt');
-  const r = spawnSync(process.execPath, ['-e', `const L = require(${JSON.stringify(lib)});\n${code}`], {
+  const native = path.resolve(__dirname, '../src/native');
+  const prelude = `const L = require(${JSON.stringify(lib)}); const N = require(${JSON.stringify(native)});`;
+  const r = spawnSync(process.execPath, [...nodeArgs, '-e', `${prelude}\n${code}`], {
     encoding: 'utf8',
     timeout: timeoutMs,
   });
@@ -559,6 +565,78 @@ test('the process exits by itself: open connections and the event thread do not 
   );
   assert.is(closed.signal, null, 'hung after close with a subscription');
   assert.is(closed.status, 0, closed.stderr);
+});
+
+test('the event sinks and the references libvirt holds come back on every path: 1,000 open/close cycles on test:///default', () => {
+  // test:// accepts virConnectRegisterCloseCallback without storing the callback (libvirt-host.c:
+  // no connectRegisterCloseCallback in its driver): a reference handed to it was never given back.
+  const r = runChild(
+    `(async () => {
+      const settle = async (want) => {
+        for (let i = 0; i < 20 && N.libvirtAddon().stats().sinks !== want; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+      };
+      const keep = await L.Connection.open('test:///default');
+      global.gc();
+      const base = N.libvirtAddon().stats();
+      const rss0 = process.memoryUsage().rss;
+      const peak = { libvirtRefs: 0 };
+      for (let i = 0; i < 1000; i++) {
+        const c = await L.Connection.open('test:///default');
+        if (i % 2) { await c.domainEventRegisterAny(); await c.networkEventRegisterAny(); }
+        if (i % 3 === 0) { const id = await c.domainEventRegisterAny(L.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED); await c.domainEventDeregisterAny(id); }
+        peak.libvirtRefs = Math.max(peak.libvirtRefs, N.libvirtAddon().stats().libvirtRefs);
+        await c.close();
+      }
+      await settle(base.sinks);
+      const end = N.libvirtAddon().stats();
+      console.log(JSON.stringify({ base, end, peak, rssMb: (process.memoryUsage().rss - rss0) / 1048576 }));
+      await keep.close();
+    })();`,
+    60_000,
+    ['--expose-gc'],
+  );
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as {
+    base: { sinks: number; libvirtRefs: number };
+    end: { sinks: number; libvirtRefs: number };
+    peak: { libvirtRefs: number };
+    rssMb: number;
+  };
+  assert.ok(out.peak.libvirtRefs >= 2, 'subscriptions hand libvirt references (the counter counts)');
+  assert.is(out.end.libvirtRefs, out.base.libvirtRefs, 'references libvirt was given and never gave back');
+  assert.is(out.end.sinks, out.base.sinks, 'event sinks left alive');
+  assert.ok(out.rssMb < 30, `RSS grew by ${out.rssMb.toFixed(1)} MB over 1,000 cycles`);
+});
+
+test('breaking out of lifecycleEvents() deregisters its subscriptions and unrefs: the process ends by itself', () => {
+  const r = runChild(
+    `const xml = (n) => "<network><name>" + n + "</name><forward mode='bridge'/><bridge name='hwit0'/></network>";
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    L.Connection.open('test:///default').then(async (c) => {
+      let stop = false;
+      const poke = (async () => {
+        for (let i = 0; !stop; i++) { const n = await c.networkDefineXML(xml('hwit' + i)); await n.undefine(); n.free(); await sleep(20); }
+      })();
+      for await (const ev of c.lifecycleEvents()) { console.log(JSON.stringify({ got: ev.kind + ':' + ev.event })); break; }
+      stop = true;
+      await poke;
+      let after = 0;
+      c.on('lifecycle', () => after++);
+      const n = await c.networkDefineXML(xml('hwit-after')); await n.undefine(); n.free();
+      await sleep(300);
+      console.log(JSON.stringify({ after, refs: N.libvirtAddon().stats().libvirtRefs }));
+      // The connection is left open on purpose: with no subscription it must not hold the process.
+    });`,
+    15_000,
+  );
+  assert.is(r.signal, null, 'the process was still running 15 s later: something kept it alive');
+  assert.is(r.status, 0, r.stderr);
+  const [got, after] = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.match(got.got, /^network:(UNDEFINED|DEFINED)$/, 'the first event of the poking loop');
+  assert.equal(after, { after: 0, refs: 0 }, 'events still delivered after the break: the subscription stayed');
 });
 
 test('a live subscription keeps the process alive, like a listening socket', () => {

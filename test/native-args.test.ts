@@ -29,6 +29,7 @@ const NO_ARGUMENTS = new Set([
   'NlSocket.ref',
   'NlSocket.unref',
   'NlSocket.getRecvBufferSize',
+  'stats',
   'NativeConnection.close',
   'NativeConnection.release',
   'NativeConnection.isAlive',

@@ -1,15 +1,16 @@
 /**
- * The virbr0 guard (src/workflow/guard.ts): a physical NIC is not added to the bridge of a
- * libvirt NAT/routed network unless forced; non-physical ports never cost a libvirt call. No
- * physical NIC can be made in a test namespace, so the predicate is injected; test:///default's
- * network `default` (NAT on virbr0) provides the libvirt side.
+ * The virbr0 guard (src/workflow/guard.ts): the uplink (a physical NIC, or the link the default
+ * route leaves by) is not added to the bridge of a libvirt NAT/routed network unless forced; other
+ * ports never cost a libvirt call. No physical NIC can be made in a test namespace, so the
+ * predicate is injected, or a veth carries the default route; test:///default's network `default`
+ * (NAT on virbr0) provides the libvirt side.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Connection } from '../src/libvirt';
 import { Handle } from '../src/rtnl/handle';
 import type { Link } from '../src/rtnl/link';
-import { addBridgePort, checkBatchPorts, checkBridgePort, isPhysicalLink } from '../src/workflow/guard';
+import { addBridgePort, checkBatchPorts, checkBridgePort, defaultRouteLinks, isPhysicalLink } from '../src/workflow/guard';
 import { hostwire, ip, ipJson, kernelTest, withNetns } from './helpers/kernel';
 
 const test = suite('guard');
@@ -75,6 +76,44 @@ kernelTest(test, 'a physical port on a NAT network bridge: ENATBRIDGE, unless fo
       h.close();
       await c.close();
     }
+  }, 'gd');
+});
+
+kernelTest(test, 'the link the default route leaves by is an uplink too (a veth to the LAN): ENATBRIDGE, in a batch as alone', async () => {
+  await withNetns(async (ns) => {
+    ip('-n', ns, 'link', 'add', 'virbr0', 'type', 'bridge');
+    ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'lan0');
+    ip('-n', ns, 'link', 'add', 'other0', 'type', 'veth', 'peer', 'name', 'other0p');
+    ip('-n', ns, 'addr', 'add', '192.0.2.10/24', 'dev', 'eth0');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    ip('-n', ns, 'route', 'add', 'default', 'via', '192.0.2.1', 'dev', 'eth0');
+    const h = new Handle({ netns: ns });
+    const c = await Connection.open('test:///default');
+    try {
+      assert.equal([...(await defaultRouteLinks(h))], [(await h.getLink('eth0')).index]);
+      assert.is(await code(checkBridgePort(h, 'eth0', 'virbr0', { networks: c })), 'ENATBRIDGE');
+      assert.is(await checkBridgePort(h, 'other0', 'virbr0', { networks: noLibvirt }), null);
+      const errs = await checkBatchPorts(
+        h,
+        [
+          { op: 'setLink', dev: 'other0', change: { master: 'virbr0' } },
+          { op: 'setLink', dev: 'eth0', change: { master: 'virbr0' } },
+        ],
+        [false, false],
+        { networks: c },
+      );
+      assert.equal(
+        errs.map((e) => (e as { code?: string } | undefined)?.code),
+        [undefined, 'ENATBRIDGE'],
+      );
+    } finally {
+      await c.close();
+      h.close();
+    }
+    const r = hostwire(['--json', '--uri', 'test:///default', '-n', ns, 'link', 'set', 'eth0', 'master', 'virbr0']);
+    assert.is(r.status, 1);
+    assert.is(JSON.parse(r.stderr).code, 'ENATBRIDGE');
+    assert.is(ipJson('-n', ns, 'link', 'show', 'eth0')[0].master, undefined, 'nothing changed');
   }, 'gd');
 });
 

@@ -163,9 +163,20 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
   }
 
   // For a connection the daemon dropped: forget it without asking libvirt anything on this
-  // thread, so nothing of it keeps Node alive.
+  // thread, so nothing of it keeps Node alive. Its event callbacks are still registered in
+  // libvirt, each holding a sink reference and a reference to the virConnect (a cycle that keeps
+  // both forever): they are deregistered on the reaper thread (locally: the RPC to the dead
+  // daemon fails, the callback is gone all the same), then the connection is closed.
   Napi::Value Release(const Napi::CallbackInfo& info) {
-    conn_.reset();
+    if (conn_) {
+      ConnRef c = std::move(conn_);
+      conn_.reset();
+      auto subs = std::move(subs_);
+      Defer([c, subs] {
+        UnregisterCloseCallback(c.get());
+        for (const auto& s : subs) DeregisterEvent(c.get(), s.first, s.second);
+      });
+    }
     subs_.clear();
     if (sink_) ShutdownSink(sink_.get());
     return info.Env().Undefined();
@@ -434,11 +445,28 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
         return true;
       },
       [sink](Napi::Env env, OpenOut& out) -> Napi::Value {
-        ConnRef c = AdoptConn(out.conn);
+        // The last reference (after close(), release(), or a collected object) gives the close
+        // callback back before closing: a registered one holds a reference to the virConnect
+        // (virConnectCloseCallbackDataRegister), which would otherwise never be disposed.
+        ConnRef c(out.conn, [](virConnectPtr p) {
+          Defer([p] {
+            UnregisterCloseCallback(p);
+            virConnectClose(p);
+          });
+        });
         SinkRef s = sink;
         AddonData* data = env.GetInstanceData<AddonData>();
         return data->connCtor.New({Napi::External<ConnRef>::New(env, &c), Napi::External<SinkRef>::New(env, &s)});
       });
+}
+
+// stats(): {sinks, libvirtRefs} (events.h EventStats), for leak tests.
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  EventStats st = GetEventStats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("sinks", Napi::Number::New(info.Env(), static_cast<double>(st.sinks)));
+  o.Set("libvirtRefs", Napi::Number::New(info.Env(), static_cast<double>(st.libvirtRefs)));
+  return o;
 }
 
 }  // namespace
@@ -448,6 +476,7 @@ void InitConnection(Napi::Env env, Napi::Object exports, AddonData* data) {
   data->connCtor = Napi::Persistent(ctor);
   exports.Set("NativeConnection", ctor);
   exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
 }
 
 }  // namespace hostwire

@@ -41,13 +41,25 @@ void EmitToJs(Napi::Env env, Napi::Function emit, EventMsg* m) {
   delete m;
 }
 
+// Sink references handed to libvirt and not yet given back (FreeSinkRef, or deleted here when
+// libvirt never took them).
+std::atomic<long> libvirtRefs{0};
+
+SinkRef* RefForLibvirt(const SinkRef& sink) {
+  libvirtRefs.fetch_add(1);
+  return new SinkRef(sink);
+}
+
+void FreeSinkRef(void* opaque) {
+  delete static_cast<SinkRef*>(opaque);
+  libvirtRefs.fetch_sub(1);
+}
+
 void Post(void* opaque, EventMsg* m) {
   Sink* s = static_cast<SinkRef*>(opaque)->get();
   std::lock_guard<std::mutex> lock(s->mu);
   if (!s->alive || s->tsfn.NonBlockingCall(m, EmitToJs) != napi_ok) delete m;
 }
-
-void FreeSinkRef(void* opaque) { delete static_cast<SinkRef*>(opaque); }
 
 // A message about `dom`: its name and UUID copied on the event thread.
 EventMsg* DomainMsg(const char* kind, virDomainPtr dom) {
@@ -92,6 +104,10 @@ void CloseCb(virConnectPtr, int reason, void* opaque) { Post(opaque, new EventMs
 
 }  // namespace
 
+std::atomic<long> Sink::live{0};
+
+EventStats GetEventStats() { return EventStats{Sink::live.load(), libvirtRefs.load()}; }
+
 SinkRef NewSink(Napi::Env env, Napi::Function emit) {
   auto sink = std::make_shared<Sink>();
   sink->tsfn = Napi::ThreadSafeFunction::New(env, emit, "hostwire-libvirt-events", 0, 1);
@@ -118,15 +134,47 @@ void SinkUnsubscribed(Napi::Env env, Sink* s) {
   if (s->alive && --s->subscriptions == 0) s->tsfn.Unref(env);
 }
 
+namespace {
+
+// The probe of DriverKeepsCloseCallback(): set by its free callback, on the registering thread.
+thread_local bool probeFreed = false;
+void ProbeCloseCb(virConnectPtr, int, void*) {}
+void ProbeFree(void*) { probeFreed = true; }
+
+// Whether this connection's driver stores a close callback. virConnectRegisterCloseCallback
+// (libvirt-host.c) returns 0 without storing anything when the driver has no
+// connectRegisterCloseCallback; in libvirt 9.0 the remote driver has one (qemu:///system,
+// qemu+tcp:// ...; vz too, not built on Debian), test:// and the in-process qemu driver
+// (qemu:///embed) do not. A reference handed to such a driver would never be given back. A driver that stores one frees it inside virConnectUnregisterCloseCallback
+// (remoteConnectUnregisterCloseCallback -> virConnectCloseCallbackDataUnregister -> ...Reset ->
+// freecb), synchronously, so registering and unregistering a probe tells them apart.
+bool DriverKeepsCloseCallback(virConnectPtr conn) {
+  probeFreed = false;
+  if (virConnectRegisterCloseCallback(conn, ProbeCloseCb, nullptr, ProbeFree) < 0) {
+    virResetLastError();
+    return false;
+  }
+  virConnectUnregisterCloseCallback(conn, ProbeCloseCb);
+  virResetLastError();
+  return probeFreed;
+}
+
+}  // namespace
+
 bool RegisterCloseCallback(virConnectPtr conn, const SinkRef& sink) {
-  auto* ref = new SinkRef(sink);
+  if (!DriverKeepsCloseCallback(conn)) return false;  // it would never call it, nor free it
+  auto* ref = RefForLibvirt(sink);
   if (virConnectRegisterCloseCallback(conn, CloseCb, ref, FreeSinkRef) == 0) return true;
-  delete ref;  // never libvirt's: it takes the reference only when registration succeeds
+  FreeSinkRef(ref);  // never libvirt's: it takes the reference only when registration succeeds
   virResetLastError();
   return false;
 }
 
-void UnregisterCloseCallback(virConnectPtr conn) { virConnectUnregisterCloseCallback(conn, CloseCb); }
+void UnregisterCloseCallback(virConnectPtr conn) {
+  // Fails harmlessly ("A different callback was requested") when none is registered.
+  virConnectUnregisterCloseCallback(conn, CloseCb);
+  virResetLastError();
+}
 
 bool EventSupported(bool network, int eventID) {
   if (network) return eventID == VIR_NETWORK_EVENT_ID_LIFECYCLE;
@@ -147,11 +195,11 @@ int RegisterEvent(virConnectPtr conn, bool network, int eventID, const SinkRef& 
   } else if (eventID != VIR_NETWORK_EVENT_ID_LIFECYCLE) {
     return -1;  // likewise
   }
-  auto* ref = new SinkRef(sink);
+  auto* ref = RefForLibvirt(sink);
   int id = network ? virConnectNetworkEventRegisterAny(conn, nullptr, VIR_NETWORK_EVENT_ID_LIFECYCLE,
                                                        VIR_NETWORK_EVENT_CALLBACK(NetworkLifecycleCb), ref, FreeSinkRef)
                    : virConnectDomainEventRegisterAny(conn, nullptr, eventID, cb, ref, FreeSinkRef);
-  if (id < 0) delete ref;  // likewise
+  if (id < 0) FreeSinkRef(ref);  // likewise
   return id;
 }
 

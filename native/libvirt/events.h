@@ -6,6 +6,7 @@
 #include <libvirt/libvirt.h>
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -19,11 +20,25 @@ struct Sink {
   bool alive = false;
   int subscriptions = 0;
   Napi::ThreadSafeFunction tsfn;
+  Sink() { live.fetch_add(1); }
   ~Sink() {
     if (alive) tsfn.Release();  // thread-safe; reached when open() failed
+    live.fetch_sub(1);
   }
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+  // How many sinks exist, for leak tests (stats()).
+  static std::atomic<long> live;
 };
 using SinkRef = std::shared_ptr<Sink>;
+
+// For leak tests: the sinks alive, and the sink references libvirt holds (one per registered
+// event callback or close callback, given back through its free callback).
+struct EventStats {
+  long sinks;
+  long libvirtRefs;
+};
+EventStats GetEventStats();
 
 // On the JS thread: a sink calling emit(message). Unreferenced: it keeps Node alive only while a
 // subscription exists (SinkSubscribed), like a listening socket.
@@ -40,8 +55,11 @@ void SinkUnsubscribed(Napi::Env env, Sink* s);
 // reference to the sink, which libvirt drops when the callback is deregistered or the connection
 // closed; when registration fails libvirt never took it, and it is dropped here.
 
-// False (and the libvirt error reset) for drivers without a close callback (test://).
+// False (and the libvirt error reset) for drivers without a close callback (test://), which
+// accept the registration without storing it: nothing is handed to those (events.cc says how
+// they are told apart), so nothing can leak.
 bool RegisterCloseCallback(virConnectPtr conn, const SinkRef& sink);
+// Gives the close callback's sink reference back (libvirt frees it here). Idempotent.
 void UnregisterCloseCallback(virConnectPtr conn);
 
 // The event ids with a callback here: VIR_NETWORK_EVENT_ID_LIFECYCLE, and

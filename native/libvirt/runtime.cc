@@ -75,9 +75,6 @@ void Defer(std::function<void()> fn) {
   rt->cv.notify_all();
 }
 
-ConnRef AdoptConn(virConnectPtr c) {
-  return ConnRef(c, [](virConnectPtr p) { Defer([p] { virConnectClose(p); }); });
-}
 DomRef AdoptDomain(virDomainPtr d) {
   return DomRef(d, [](virDomainPtr p) { Defer([p] { virDomainFree(p); }); });
 }

@@ -28,7 +28,7 @@ using DomRef = std::shared_ptr<virDomain>;
 using NetRef = std::shared_ptr<virNetwork>;
 
 // Take ownership of one libvirt reference; the last holder's release is deferred to the reaper.
-ConnRef AdoptConn(virConnectPtr c);
+// (A connection's is made in connection.cc: it gives its close callback back first.)
 DomRef AdoptDomain(virDomainPtr d);
 NetRef AdoptNetwork(virNetworkPtr n);
 

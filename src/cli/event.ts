@@ -1,7 +1,8 @@
 /** `hostwire event`: libvirt's domain and network lifecycle events, as virsh prints them. */
-import { Connection, type LifecycleEvent } from '../libvirt';
+import type { LifecycleEvent } from '../libvirt';
 import { seconds, value } from './args';
 import { verb, type Noun } from './verb';
+import { openConnection } from './virsh';
 
 const title = (s: string): string => {
   const t = s.replace(/_/g, ' ').toLowerCase();
@@ -16,21 +17,19 @@ function formatEvent(ev: LifecycleEvent): string {
 
 /**
  * hostwire event [--timeout S]: prints domain and network lifecycle events as they come, until
- * the timeout, Ctrl-C, or the daemon going away. Equivalent to: virsh event --all --loop
- * [--timeout S] (and virsh net-event --all --loop)
+ * the timeout or Ctrl-C (exit 0), or the daemon going away (ECLOSED, exit 1).
+ * Equivalent to: virsh event --all --loop [--timeout S] (and virsh net-event --all --loop)
  */
 const event = verb('event', {
   args: { timeout: value('--timeout', 'S', seconds) },
   run: async (ctx, a) => {
-    const c = await Connection.open(ctx.uri);
+    const c = await openConnection(ctx);
     const ac = new AbortController();
     const stop = (): void => ac.abort();
     const timer = a.timeout !== undefined ? setTimeout(stop, a.timeout * 1000) : undefined;
     process.once('SIGINT', stop);
-    c.once('close', stop);
     try {
-      await c.domainEventRegisterAny();
-      await c.networkEventRegisterAny();
+      // The iterator subscribes, and ends with ECLOSED (exit 1) when the daemon goes away.
       for await (const ev of c.lifecycleEvents(ac.signal)) {
         ctx.out(ctx.json ? JSON.stringify(ev) : formatEvent(ev));
       }

@@ -1,10 +1,10 @@
 /**
  * The guards of the `hostwire` command, each declared on the verbs it guards (verb.ts Guard).
  *
- * natBridge, on `link set` (and so on its batch lines): a physical NIC is not added to the
- * bridge of a libvirt NAT or routed network ('ENATBRIDGE', src/workflow/guard.ts) unless
- * --force. libvirt (--uri) is asked only when the port is physical, so a kernel verb loads
- * libvirt only then.
+ * natBridge, on `link set` (and so on its batch lines): the uplink (a physical NIC, or where the
+ * default route leaves) is not added to the bridge of a libvirt NAT or routed network
+ * ('ENATBRIDGE', src/workflow/guard.ts) unless --force. libvirt (--uri) is asked only when the
+ * port is an uplink, so a kernel verb loads libvirt only then.
  */
 import type { BatchOp } from '../rtnl/batch';
 import type { NetworkBridge } from '../workflow/network';
@@ -14,9 +14,9 @@ import type { Guard } from './verb';
 
 /** The bridges of libvirt's networks, over a connection to ctx.uri opened for the question. */
 async function libvirtNetworks(ctx: CliContext): Promise<NetworkBridge[]> {
-  const { Connection } = require('../libvirt') as typeof import('../libvirt');
+  const { openConnection } = require('./virsh') as typeof import('./virsh');
   const { networkBridges } = require('../workflow/network') as typeof import('../workflow/network');
-  const c = await Connection.open(ctx.uri);
+  const c = await openConnection(ctx);
   try {
     return await networkBridges(c);
   } finally {
@@ -27,7 +27,7 @@ async function libvirtNetworks(ctx: CliContext): Promise<NetworkBridge[]> {
 const attach = (op: BatchOp): op is Extract<BatchOp, { op: 'setLink' }> & { change: { master: string | number } } =>
   op.op === 'setLink' && op.change.master !== undefined && op.change.master !== null;
 
-/** ENATBRIDGE: `link set DEV master BR` of a physical NIC onto a libvirt NAT/routed bridge, unless --force. */
+/** ENATBRIDGE: `link set DEV master BR` of the uplink onto a libvirt NAT/routed bridge, unless --force. */
 export const natBridge: Guard = {
   flag: '--force',
   about: 'link set DEV master BR',

@@ -135,7 +135,8 @@ const add = verb('link add', {
 
 /**
  * hostwire link set DEV [master BR [--force] | nomaster] [up|down] [mtu N] [address MAC] [name NEW] [netns NS2].
- * A physical NIC is not put on a libvirt NAT/routed bridge without --force (guards.ts natBridge).
+ * The uplink (a physical NIC, or where the default route leaves) is not put on a libvirt NAT/routed
+ * bridge without --force (guards.ts natBridge).
  * Equivalent to: ip link set DEV master BR | nomaster | up | down | mtu N | address MAC | name NEW | netns NS2
  */
 const set = verb('link set', {

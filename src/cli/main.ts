@@ -5,7 +5,9 @@
  *     hostwire [-n NETNS] [--json] [--uri URI] VERB ...
  *
  * Errors go to stderr as `hostwire: CODE: message` (under --json, a JSON object with `code`),
- * with a non-zero exit. Nothing here spawns a process (`net edit` starts $EDITOR, as virsh does).
+ * with a non-zero exit. Credentials for remote libvirt URIs come from the environment
+ * ($HOSTWIRE_AUTH_FILE, or $HOSTWIRE_USERNAME and $HOSTWIRE_PASSWORD: see cli/virsh.ts), never
+ * from argv. Nothing here spawns a process (`net edit` starts $EDITOR, as virsh does).
  */
 import { HostwireError } from '../errors';
 import { flag, parse, usageError, usageLine, value } from './args';

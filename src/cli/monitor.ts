@@ -103,9 +103,9 @@ function untilStopped(also: (stop: () => void) => void): Promise<void> {
  * Equivalent to: virsh event --all --loop joined with ip monitor link (and domiflist at start)
  */
 async function monitorPorts(ctx: CliContext, rcvbuf: number | undefined): Promise<number> {
-  const { Connection } = require('../libvirt') as typeof import('../libvirt');
+  const { openConnection } = require('./virsh') as typeof import('./virsh');
   const { PortWatcher } = require('../workflow/ports') as typeof import('../workflow/ports');
-  const c = await Connection.open(ctx.uri);
+  const c = await openConnection(ctx);
   try {
     const pw = await PortWatcher.open(c, { netns: ctx.netns, rcvbuf });
     let lost: { reason: string } | undefined;

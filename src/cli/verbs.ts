@@ -10,7 +10,11 @@ import { execute, findVerb, type Noun, type Verb } from './verb';
 
 const KERNEL = 'links and bridges (rtnetlink; -n NETNS works in a named namespace):';
 const STATE = 'declarative state (-n NETNS works in a named namespace):';
-const LIBVIRT = 'libvirt (--uri URI, else LIBVIRT_DEFAULT_URI, else qemu:///system):';
+const LIBVIRT = [
+  'libvirt (--uri URI, else LIBVIRT_DEFAULT_URI, else qemu:///system; a remote URI that asks for credentials,',
+  '  qemu+tcp://HOST/system with SASL, gets them from $HOSTWIRE_AUTH_FILE (mode 0600, lines `username = NAME`',
+  '  and `password = SECRET`), else $HOSTWIRE_USERNAME and $HOSTWIRE_PASSWORD; never from the command line):',
+].join('\n');
 
 interface Entry {
   /** The heading of `hostwire help` it is listed under. */

@@ -1,9 +1,12 @@
 /**
- * What the libvirt verbs (net, domain, event) share: virsh's table layout, its JSON, and the
- * connection each command opens and closes. The URI is --uri, else $LIBVIRT_DEFAULT_URI, else
- * qemu:///system.
+ * What the libvirt verbs (net, domain, event, monitor --libvirt, the ENATBRIDGE guard) share:
+ * virsh's table layout, its JSON, and the connection each command opens and closes. The URI is
+ * --uri, else $LIBVIRT_DEFAULT_URI, else qemu:///system. A remote URI that asks for credentials
+ * (qemu+tcp://HOST/system with SASL) gets them from $HOSTWIRE_AUTH_FILE, else $HOSTWIRE_USERNAME
+ * and $HOSTWIRE_PASSWORD (src/libvirt/credentials.ts), through the credential callback; never
+ * from argv, and they are never printed.
  */
-import { Connection } from '../libvirt';
+import { Connection, credentialCallback, credentialsFromEnv } from '../libvirt';
 import type { CliContext } from './context';
 
 /**
@@ -24,9 +27,15 @@ export function printJson(ctx: CliContext, v: unknown): void {
   ctx.out(JSON.stringify(v, null, 2));
 }
 
+/** The connection of one command: ctx.uri, answering credential requests from the environment. */
+export function openConnection(ctx: Pick<CliContext, 'uri'>): Promise<Connection> {
+  const creds = credentialsFromEnv();
+  return Connection.open(ctx.uri, creds ? { auth: credentialCallback(creds) } : {});
+}
+
 /** Opens the connection for one command and always closes it. */
 export async function withConnection<T>(ctx: CliContext, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = await Connection.open(ctx.uri);
+  const c = await openConnection(ctx);
   try {
     return await fn(c);
   } finally {

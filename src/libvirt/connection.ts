@@ -539,15 +539,40 @@ export class Connection extends EventEmitter {
   }
 
   /**
-   * Lifecycle events (domain and network) as an async iterator, until `signal` aborts. Subscribe
-   * first with domainEventRegisterAny() / networkEventRegisterAny().
-   * Equivalent to: virsh event --all --loop (the iteration of it).
+   * Lifecycle events (domain and network) as an async iterator. The iterator subscribes itself
+   * (domainEventRegisterAny() and networkEventRegisterAny(), sharing any registration the caller
+   * has) when iteration starts, and its subscriptions end with it: when `signal` aborts (it
+   * returns), when the loop is left by break, return or throw, and when the connection closes (it
+   * throws ECLOSED with the close reason). With no other subscription left, the connection no
+   * longer keeps Node alive. Equivalent to: virsh event --all --loop (the iteration of it).
    */
   async *lifecycleEvents(signal?: AbortSignal): AsyncGenerator<LifecycleEvent> {
+    if (signal?.aborted) return;
+    if (!this.#native) throw new HostwireError('ECLOSED', `connection to ${this.uri} is closed`);
+    const stop = new AbortController();
+    const abort = (): void => stop.abort();
+    let closed: CloseEvent | undefined;
+    const onClose = (ev: CloseEvent): void => {
+      closed = ev;
+      stop.abort();
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+    this.once('close', onClose);
+    // Listening before subscribing: nothing emitted in between is lost.
+    const events = on(this, 'lifecycle', { signal: stop.signal });
+    const subs: { kind: 'domain' | 'network'; id: number }[] = [];
     try {
-      for await (const [ev] of on(this, 'lifecycle', { signal })) yield ev as LifecycleEvent;
+      subs.push({ kind: 'domain', id: await this.domainEventRegisterAny() });
+      subs.push({ kind: 'network', id: await this.networkEventRegisterAny() });
+      for await (const [ev] of events) yield ev as LifecycleEvent;
     } catch (e) {
       if ((e as { name?: string }).name !== 'AbortError') throw e;
+    } finally {
+      stop.abort(); // ends `events` (its listener goes) if the loop was left another way
+      signal?.removeEventListener('abort', abort);
+      this.removeListener('close', onClose);
+      for (const s of subs) await this.#deregister(s.id, s.kind).catch(() => undefined);
     }
+    if (closed) throw new HostwireError('ECLOSED', `the connection to ${this.uri} closed (${closed.reason})`);
   }
 }

@@ -20,3 +20,5 @@ export type { NetworkInfo } from './network';
 export { interfaceXml, interfacesFromXml, interfacesOf } from './interfaces';
 export type { DomainInterface, InterfaceSpec } from './interfaces';
 export { LibvirtError } from './errors';
+export { AUTH_FILE_ENV, PASSWORD_ENV, USERNAME_ENV, credentialCallback, credentialsFromEnv, readAuthFile } from './credentials';
+export type { Credentials } from './credentials';

@@ -18,7 +18,15 @@ export { attachInterface, detachInterface, interfaceList, interfaceSpec, randomM
 export type { AttachOptions, DetachOptions, InterfaceRow } from './domain';
 export { PortWatcher } from './ports';
 export type { GoneReason, Port, PortEvent, PortWatcherOptions } from './ports';
-export { addBridgePort, checkBatchPorts, checkBridgePort, isPhysicalLink, MANAGED_FORWARD, refuseManaged } from './guard';
+export {
+  addBridgePort,
+  checkBatchPorts,
+  checkBridgePort,
+  defaultRouteLinks,
+  isPhysicalLink,
+  MANAGED_FORWARD,
+  refuseManaged,
+} from './guard';
 export type { GuardOptions } from './guard';
 export { BRIDGE_NF, getBridgeFirewall, setBridgeFirewall, openInNetns } from './firewall';
 export type { BridgeFirewall, BridgeNfKey, FirewallOptions } from './firewall';

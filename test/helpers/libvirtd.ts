@@ -5,13 +5,21 @@
  * startLibvirtd() prepares the host idempotently (the libvirt-qemu user, /var/log/libvirt/qemu,
  * qemu.conf user/group root), starts virtlogd and libvirtd with `ip netns exec`, and waits (up to
  * 30 s, polling) until qemu:///system answers. A libvirtd that was already running is used as it
- * is and never stopped. stop() ends only the daemons started here, by PID, and deletes the
- * namespace. Tests destroy their domains before calling stop() (SIGTERM leaves qemu running).
+ * is and never stopped (unless `own` asks for a daemon of the caller's: then that is an error).
+ * stop() ends only the daemons started here, by PID, deletes the namespace, and removes the files
+ * the daemon added under /var/log/libvirt/qemu, /run/libvirt and /var/lib/libvirt/dnsmasq (domain
+ * logs, network runtime state, dnsmasq's pid files). Tests destroy their domains before calling
+ * stop() (SIGTERM leaves qemu running).
+ *
+ * realTest() registers a test of this tier: when the tier cannot run here (not root, libvirtd
+ * missing, a libvirtd already running), it is skipped through the runner with the reason, and
+ * under CI=true it fails instead.
  *
  * Test code may spawn; src/ never does.
  */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import type { suite as uvuSuite, test as uvuTest } from 'uvu';
 import { Connection } from '../../src/libvirt';
 
 export const SYSTEM_URI = 'qemu:///system';
@@ -26,6 +34,10 @@ export interface Libvirtd {
   ip(args: string[]): string;
   /** Stops libvirtd only (keeps the namespace and virtlogd): for close-event tests. */
   stopDaemon(): Promise<void>;
+  /** Kills libvirtd with `signal` (SIGKILL: no goodbye to its clients) and waits until it is gone. */
+  killDaemon(signal?: NodeJS.Signals): Promise<void>;
+  /** libvirtd's PID (null while stopped, or for an outside daemon). */
+  readonly pid: number | null;
   /** Starts libvirtd again in the same namespace and waits until it answers. */
   startDaemon(): Promise<void>;
   /** Stops what was started here and removes the namespace. Safe to call twice. */
@@ -64,9 +76,9 @@ function comm(pid: number): string {
   }
 }
 
-async function killAndWait(pid: number, timeoutMs = 10_000): Promise<void> {
+async function killAndWait(pid: number, timeoutMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!alive(pid)) return;
-  process.kill(pid, 'SIGTERM');
+  process.kill(pid, signal);
   const deadline = Date.now() + timeoutMs;
   while (alive(pid) && Date.now() < deadline) await sleep(50);
   if (alive(pid)) {
@@ -108,6 +120,39 @@ async function daemonPid(name: string): Promise<number> {
     await sleep(50);
   }
   throw new Error(`${name} -d left no running daemon (see /var/log/libvirt)`);
+}
+
+/**
+ * Where a daemon leaves files behind its definitions: each domain's log, each network's runtime
+ * directory and dnsmasq's pid and lease files. (Not /var/cache/libvirt: QEMU's capabilities cache
+ * is what makes the next start fast.)
+ */
+const STATE_DIRS = ['/var/log/libvirt/qemu', '/run/libvirt/network', '/run/libvirt/qemu', '/var/lib/libvirt/dnsmasq'];
+
+/** The entries of STATE_DIRS before a daemon of ours starts. */
+function snapshotState(): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const dir of STATE_DIRS) {
+    try {
+      out.set(dir, new Set(fs.readdirSync(dir)));
+    } catch {
+      out.set(dir, new Set());
+    }
+  }
+  return out;
+}
+
+/** After our daemon stopped (one system libvirtd per machine, so every new entry is its): removes what it added. */
+function removeNewState(before: Map<string, Set<string>>): void {
+  for (const [dir, had] of before) {
+    let now: string[];
+    try {
+      now = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const f of now) if (!had.has(f)) fs.rmSync(`${dir}/${f}`, { recursive: true, force: true });
+  }
 }
 
 /** The host preparation of libvirt-host.md, each step only when needed. */
@@ -160,12 +205,22 @@ export async function waitReady(timeoutMs = 30_000): Promise<void> {
   throw new Error(`libvirtd did not answer within ${timeoutMs} ms: ${String((last as Error)?.message ?? last)}`);
 }
 
+export interface StartOptions {
+  /** Only a daemon started here will do: an outside one is an error instead of being used. */
+  own?: boolean;
+  /** More libvirtd arguments, e.g. ['--listen', '--config', FILE] (TCP, as libvirt-host.md's remote section says). */
+  args?: string[];
+  /** More environment for libvirtd, e.g. { SASL_CONF_PATH: DIR } (a private SASL configuration). */
+  env?: Record<string, string>;
+}
+
 /** Starts (or finds) a libvirtd; see the module comment. */
-export async function startLibvirtd(): Promise<Libvirtd> {
+export async function startLibvirtd(options: StartOptions = {}): Promise<Libvirtd> {
   for (const bin of ['/usr/sbin/libvirtd', '/usr/sbin/virtlogd']) {
     if (!fs.existsSync(bin)) throw new Error(`${bin} is missing (install libvirt-daemon; .ci/bootstrap does)`);
   }
   const outside = pgrep('libvirtd');
+  if (outside.length > 0 && options.own) throw new Error(`a libvirtd is already running (pid ${outside.join(', ')})`);
   if (outside.length > 0) {
     const pid = outside[0];
     const ns = spawnSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).stdout.trim() || null;
@@ -176,14 +231,17 @@ export async function startLibvirtd(): Promise<Libvirtd> {
     return {
       ns,
       external: true,
+      pid: null,
       ip: (args) => run('nsenter', ['-t', String(pid), '-n', 'ip', ...args]),
       stopDaemon: noop,
+      killDaemon: noop,
       startDaemon: noop,
       stop: async () => undefined,
     };
   }
 
   prepareHost();
+  const state = snapshotState();
   const ns = `hwvirt-${process.pid}`;
   let libvirtdPid: number | null = null;
   let virtlogdPid: number | null = null;
@@ -192,12 +250,16 @@ export async function startLibvirtd(): Promise<Libvirtd> {
   const startDaemon = async (): Promise<void> => {
     // `-d` forks: the process that `ip netns exec` ran exits once the daemon is up, and the
     // daemon's own PID is the one in its pid file (pgrep could catch the exiting parent).
-    run('ip', ['netns', 'exec', ns, 'libvirtd', '-d']);
+    execFileSync('ip', ['netns', 'exec', ns, 'libvirtd', '-d', ...(options.args ?? [])], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+    });
     libvirtdPid = await daemonPid('libvirtd');
     await waitReady();
   };
-  const stopDaemon = async (): Promise<void> => {
-    if (libvirtdPid !== null) await killAndWait(libvirtdPid);
+  const stopDaemon = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    if (libvirtdPid !== null) await killAndWait(libvirtdPid, 10_000, signal);
     libvirtdPid = null;
     // Its forked helpers (still named libvirtd) go with it a moment later.
     const deadline = Date.now() + 10_000;
@@ -212,6 +274,7 @@ export async function startLibvirtd(): Promise<Libvirtd> {
     // domain a failed test could not destroy): end it, by PID, before deleting the namespace.
     for (const pid of pidsInNetns(ns)) await killAndWait(pid);
     spawnSync('ip', ['netns', 'del', ns]);
+    removeNewState(state);
   };
 
   try {
@@ -226,5 +289,55 @@ export async function startLibvirtd(): Promise<Libvirtd> {
     await stop();
     throw e;
   }
-  return { ns, external: false, ip: (args) => run('ip', ['-n', ns, ...args]), stopDaemon, startDaemon, stop };
+  return {
+    ns,
+    external: false,
+    get pid() {
+      return libvirtdPid;
+    },
+    ip: (args) => run('ip', ['-n', ns, ...args]),
+    stopDaemon: () => stopDaemon(),
+    killDaemon: (signal = 'SIGKILL') => stopDaemon(signal),
+    startDaemon,
+    stop,
+  };
+}
+
+/**
+ * Why a daemon of the test's own cannot start here, or null when it can. Checked when a test file
+ * is loaded (before any test starts a daemon), so that uvu can report a skip.
+ */
+export function realTierBlocker(needs: string[] = []): string | null {
+  if (process.getuid?.() !== 0) return 'needs root';
+  for (const bin of ['/usr/sbin/libvirtd', '/usr/sbin/virtlogd', '/usr/bin/qemu-system-x86_64', ...needs]) {
+    if (!fs.existsSync(bin)) return `${bin} is missing (.ci/bootstrap installs it)`;
+  }
+  const running = pgrep('libvirtd');
+  if (running.length) return `a libvirtd is already running (pid ${running.join(', ')}); the tier starts and stops its own`;
+  return null;
+}
+
+const CI = process.env.CI === 'true' || process.env.CI === '1';
+
+/**
+ * A test of the real tier. When realTierBlocker() names a reason, it is skipped through the
+ * runner ("(skipped: REASON)" in its name, counted as skipped), and under CI=true it fails.
+ * `needs` adds files the test needs (saslpasswd2 ...).
+ */
+export function realTest(
+  suite: ReturnType<typeof uvuSuite> | typeof uvuTest,
+  name: string,
+  fn: () => Promise<void>,
+  needs: string[] = [],
+): void {
+  const why = realTierBlocker(needs);
+  if (why === null) suite(name, fn);
+  else if (CI)
+    suite(name, () => {
+      throw new Error(`the real libvirt tier cannot run here (${why}), and CI must run it`);
+    });
+  else {
+    suite.skip(`${name} (skipped: ${why})`, fn);
+    process.stderr.write(`skipped: ${name}: ${why}\n`);
+  }
 }
