@@ -67,7 +67,7 @@ async function stream(fromNs: string, toNs: string, toAddr: string): Promise<num
       toNs,
       process.execPath,
       '-e',
-      `const net=require('net');let n=0,t0=0;const s=net.createServer((c)=>{t0=Date.now();c.on('data',(d)=>{const t=Date.now()-t0;if(t>=1000&&t<4000)n+=d.length;if(t>=4000){console.log(n/3);process.exit(0);}});});s.listen(${port},'${toAddr}',()=>console.log('ready'));`,
+      `const net=require('net');let n=0,t0=0;const s=net.createServer((c)=>{t0=Date.now();c.on('data',(d)=>{const t=Date.now()-t0;if(t>=1000&&t<4000)n+=d.length;if(t>=4000){process.stdout.write(String(n/3)+'\\n');process.exit(0);}});});s.listen(${port},'${toAddr}',()=>process.stdout.write('ready\\n'));`,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
