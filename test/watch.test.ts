@@ -130,7 +130,7 @@ kernelTest(t, '10,000+ link changes through a 64 KiB buffer: resyncs, and the re
       try {
         // Another process makes the changes, while this one's event loop is busy at the same time.
         const child = spawn('ip', ['-n', ns, '-batch', file], { stdio: 'ignore' });
-        const busyUntil = Date.now() + 300;
+        const busyUntil = Date.now() + 500;
         while (Date.now() < busyUntil); // the receive queue fills meanwhile
         await new Promise((r) => child.on('exit', r));
       } finally {

@@ -30,6 +30,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -58,8 +60,14 @@ struct Shared {
   std::vector<uint8_t> inbox;                                   // records for JS
   bool stop = false;
   int fd = -1;
-  int wake = -1;  // eventfd: new sends, or stop
+  int wake = -1;  // eventfd: new sends, stop, or room again in the inbox
   uv_async_t* async = nullptr;
+  // Backpressure: the thread stops reading while JS has this much not yet taken, so a consumer
+  // that falls behind (a watcher whose event loop is busy) makes the kernel's queue fill and
+  // report ENOBUFS, as with any socket reader, instead of growing this process's memory.
+  size_t inboxLimit = 4u << 20;
+  std::atomic<size_t> inboxBytes{0};
+  std::atomic<bool> held{false};  // the thread stopped reading for that; JS wakes it
 };
 
 // The socket's thread: waits for sends or readable data, sends in order, reads everything the
@@ -79,8 +87,16 @@ void IoLoop(std::shared_ptr<Shared> s) {
   };
   // Reads until the queue is empty. A dump's later parts are made by the kernel inside these
   // recv() calls, so they run here too, never on the JS thread.
+  auto full = [&]() { return s->inboxBytes.load() + local.size() >= s->inboxLimit; };
   auto drain = [&]() {
     for (;;) {
+      if (full()) {
+        // Held, then checked again: JS empties the inbox first and reads `held` after, so one
+        // of the two always sees the other (no wake-up is lost).
+        s->held = true;
+        if (full()) return false;  // not drained: read on once JS has taken what waits
+        s->held = false;
+      }
       ssize_t n = recv(s->fd, buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
       if (n < 0) {
         int err = errno;
@@ -101,6 +117,7 @@ void IoLoop(std::shared_ptr<Shared> s) {
   auto publish = [&]() {
     if (local.empty()) return;
     std::lock_guard<std::mutex> lock(s->mu);
+    s->inboxBytes += local.size();
     if (s->inbox.empty())
       s->inbox.swap(local);
     else
@@ -140,7 +157,8 @@ void IoLoop(std::shared_ptr<Shared> s) {
     }
     if (!sends.empty()) continue;  // look for more sends before sleeping
 
-    pollfd fds[2] = {{s->fd, POLLIN, 0}, {s->wake, POLLIN, 0}};
+    // Held back: only a wake-up (JS took the inbox, a send, stop) is waited for.
+    pollfd fds[2] = {{s->fd, static_cast<short>(s->held ? 0 : POLLIN), 0}, {s->wake, POLLIN, 0}};
     int rc = poll(fds, 2, -1);
     if (rc < 0) {
       if (errno == EINTR) continue;
@@ -152,6 +170,11 @@ void IoLoop(std::shared_ptr<Shared> s) {
       uint64_t v;
       ssize_t r = read(s->wake, &v, sizeof v);
       (void)r;
+      if (s->held && !full()) {
+        s->held = false;
+        if (drain()) record(kRecDrained, lastSent, nullptr, 0);
+        publish();
+      }
     }
     if (fds[0].revents & (POLLIN | POLLERR)) {
       if (drain()) record(kRecDrained, lastSent, nullptr, 0);
@@ -237,6 +260,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     }
     shared_ = std::make_shared<Shared>();
     shared_->fd = fd;
+    if (rcvbuf > 0) shared_->inboxLimit = std::max<size_t>(static_cast<size_t>(rcvbuf), 64u << 10);
 
     struct Opt {
       int level, name, value;
@@ -360,6 +384,12 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
       records.swap(shared_->inbox);
+      shared_->inboxBytes = 0;
+    }
+    if (shared_->held) {  // the thread waits for room: there is some now
+      uint64_t one = 1;
+      ssize_t r = write(shared_->wake, &one, sizeof one);
+      (void)r;
     }
     if (records.empty()) return;
     Napi::Env env = Env();
