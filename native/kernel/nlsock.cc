@@ -46,6 +46,7 @@ namespace hostwire {
 namespace {
 
 constexpr size_t kRecvBufferSize = 64 * 1024;  // the kernel caps dump skbs at 32 KiB
+constexpr size_t kDeliverSlice = 256 * 1024;  // records handed to JS per turn of its loop
 constexpr uint32_t kRecDatagram = 1, kRecError = 2, kRecDrained = 3, kRecSendError = 4;
 
 int SetIntOpt(int fd, int level, int name, int value) {
@@ -378,25 +379,37 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
 
   static void OnAsync(uv_async_t* handle) { static_cast<NlSocket*>(handle->data)->Deliver(); }
 
+  // Hands JS the records in slices of at most kDeliverSlice bytes, one slice per turn of the
+  // event loop (the rest waits in pending_, ahead of anything newer), so even a dump of
+  // thousands of links never holds the loop for long.
   void Deliver() {
     if (!shared_ || onRecords_.IsEmpty()) return;
-    std::vector<uint8_t> records;
-    {
-      std::lock_guard<std::mutex> lock(shared_->mu);
-      records.swap(shared_->inbox);
-      shared_->inboxBytes = 0;
+    if (pendingOff_ >= pending_.size()) {
+      pending_.clear();
+      pendingOff_ = 0;
+      {
+        std::lock_guard<std::mutex> lock(shared_->mu);
+        pending_.swap(shared_->inbox);
+        shared_->inboxBytes = 0;
+      }
+      if (shared_->held) {  // the thread waits for room: there is some now
+        uint64_t one = 1;
+        ssize_t r = write(shared_->wake, &one, sizeof one);
+        (void)r;
+      }
     }
-    if (shared_->held) {  // the thread waits for room: there is some now
-      uint64_t one = 1;
-      ssize_t r = write(shared_->wake, &one, sizeof one);
-      (void)r;
+    if (pendingOff_ >= pending_.size()) return;
+    size_t end = pendingOff_;
+    while (end + 12 <= pending_.size() && (end == pendingOff_ || end - pendingOff_ < kDeliverSlice)) {
+      uint32_t len;
+      memcpy(&len, pending_.data() + end + 8, 4);
+      end += 12 + ((len + 3u) & ~3u);
     }
-    if (records.empty()) return;
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    auto* owned = new std::vector<uint8_t>(std::move(records));
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-        env, owned->data(), owned->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, owned);
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, pending_.data() + pendingOff_, end - pendingOff_);
+    pendingOff_ = end;
+    if (pendingOff_ < pending_.size() && shared_->async != nullptr) uv_async_send(shared_->async);
     onRecords_.MakeCallback(Value(), {buf}, *context_);
     if (env.IsExceptionPending()) {
       napi_value e = env.GetAndClearPendingException().Value();
@@ -449,6 +462,8 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   uint32_t port_ = 0;
   Napi::FunctionReference onRecords_;
   std::unique_ptr<Napi::AsyncContext> context_;
+  std::vector<uint8_t> pending_;  // records taken from the inbox, not yet all handed to JS
+  size_t pendingOff_ = 0;
 };
 
 }  // namespace
