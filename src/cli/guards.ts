@@ -14,7 +14,7 @@ import type { Guard } from './verb';
 
 /** The bridges of libvirt's networks, over a connection to ctx.uri opened for the question. */
 async function libvirtNetworks(ctx: CliContext): Promise<NetworkBridge[]> {
-  const { Connection } = require('../libvirt') as typeof import('../libvirt');
+  const { Connection } = require('../libvirt/connection') as typeof import('../libvirt/connection');
   const { networkBridges } = require('../workflow/network') as typeof import('../workflow/network');
   const c = await Connection.open(ctx.uri);
   try {
