@@ -13,6 +13,7 @@ import { natBridge } from '../src/cli/guards';
 import { helpText, parseGlobal } from '../src/cli/main';
 import { findVerb, verb, type Action, type Change } from '../src/cli/verb';
 import { lookup, NOUNS } from '../src/cli/verbs';
+import { LIBVIRT_NOUNS } from '../pkg/bin';
 
 /** The code of what fn throws ('ok' when it does not throw). */
 const code = (fn: () => unknown): string => {
@@ -397,10 +398,23 @@ test('a kernel verb loads only its noun: never libvirt, the XML parser or anothe
   );
   for (const line of ['bridge add br0', 'tap add t0', 'netns list', 'addr show', 'route show', 'firewall show', 'batch -'])
     assert.equal(run(line).filter(heavy), [], line);
+  const net = run('net list');
   assert.ok(
-    run('net list').some((f) => f.startsWith('src/libvirt/')),
+    net.some((f) => f.startsWith('src/libvirt/')),
     'a libvirt verb does load libvirt',
   );
+  assert.equal(
+    net.filter((f) => /fast-xml-parser|^src\/workflow\/|cli\/editor\.js$/.test(f)),
+    [],
+    'net list loads no XML parser, workflow or editor',
+  );
+});
+
+test("the launcher's libvirt nouns (pkg/bin.ts, which preload libvirt) are the nouns of the libvirt section", () => {
+  const libvirt = Object.entries(NOUNS)
+    .filter(([, e]) => e.section.startsWith('libvirt'))
+    .map(([n]) => n);
+  assert.equal([...LIBVIRT_NOUNS].sort(), libvirt.sort());
 });
 
 test.run();
