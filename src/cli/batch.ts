@@ -40,6 +40,10 @@ type Line = [number, string];
 /** What one line came to. */
 type Result = { ok: true; index?: number; output?: unknown } | { ok: false; error: unknown };
 
+/** The batch engine, loaded with the first line that needs it. */
+let engine: typeof import('../rtnl/batch') | undefined;
+const batchEngine = () => (engine ??= require('../rtnl/batch') as typeof import('../rtnl/batch'));
+
 /** The complete lines of FILE, all at once: a file is available together. */
 async function* fileLines(file: string): AsyncGenerator<Line[]> {
   let text: string;
@@ -101,11 +105,12 @@ async function runLines(ctx: CliContext, input: AsyncIterable<Line[]>, force: bo
    */
   const flush = async (group: Array<Change & { line: number }>): Promise<boolean> => {
     if (!group.length) return true;
-    // Each guard checks the lines of the verbs that declare it, all at once.
+    // Each guard checks the lines it has something to check on (their verb declares it), all at once.
     const refused: Array<Error | undefined> = group.map(() => undefined);
     for (const guard of new Set(group.map((l) => l.guard))) {
       if (!guard) continue;
-      const mine = group.flatMap((l, i) => (l.guard === guard ? [i] : []));
+      const mine = group.flatMap((l, i) => (l.guard === guard && guard.applies(l.change) ? [i] : []));
+      if (!mine.length) continue;
       const errors = await guard.many(
         ctx,
         h.get(),
@@ -118,8 +123,7 @@ async function runLines(ctx: CliContext, input: AsyncIterable<Line[]>, force: bo
     const firstRefused = refused.findIndex((e) => e !== undefined);
     const until = force || firstRefused < 0 ? group.length : firstRefused;
     const run = group.slice(0, until).flatMap((l, i) => (refused[i] ? [] : [i]));
-    const { runBatch } = require('../rtnl/batch') as typeof import('../rtnl/batch');
-    const { results } = await runBatch(
+    const { results } = await batchEngine().runBatch(
       h.get(),
       run.map((i) => group[i].change),
       { onError: force ? 'continue' : 'stop', indexes: ctx.json },
@@ -170,7 +174,7 @@ async function runLines(ctx: CliContext, input: AsyncIterable<Line[]>, force: bo
       try {
         action = parseLine(words);
         if ('change' in action) {
-          (require('../rtnl/batch') as typeof import('../rtnl/batch')).checkOp(action.change);
+          batchEngine().checkOp(action.change);
           group.push({ ...action, line: n });
           continue;
         }
