@@ -9,7 +9,10 @@
  * bundle through V8's code cache), as `npx hostwire` runs it; the rows marked "tsc output" run
  * dist/src/cli/main.js, the unbundled build the tests use, for comparison.
  *
- *   node dist/bench/startup.js [--runs N] [--json FILE]      (default: 21 runs)
+ * With --bin FILE, `hostwire` is that launcher instead: an installed package's
+ * (node_modules/hostwire/dist/bundle/bin.js), whose addons come from its prebuilds.
+ *
+ *   node dist/bench/startup.js [--runs N] [--bin FILE] [--json FILE]      (default: 21 runs)
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -17,7 +20,6 @@ import * as os from 'os';
 import * as path from 'path';
 
 const DIST = path.resolve(__dirname, '..');
-const BIN = path.join(DIST, 'bundle', 'bin.js');
 const MAIN = path.join(DIST, 'src', 'cli', 'main.js');
 const LIMIT = 1.25;
 
@@ -28,8 +30,8 @@ interface Command {
   target: boolean;
 }
 
-function commands(batchFile: string): Command[] {
-  const hw = (args: string[], target = true, file = BIN): Command => ({
+function commands(bin: string, batchFile: string): Command[] {
+  const hw = (args: string[], target = true, file = bin): Command => ({
     name: `hostwire ${args.join(' ').replace(batchFile, 'FILE')}${file === MAIN ? '   (tsc output)' : ''}`,
     argv: [file, ...args],
     target,
@@ -59,14 +61,15 @@ function main(): void {
   const argv = process.argv.slice(2);
   const get = (k: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : undefined);
   const runs = Number(get('--runs') ?? 21);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('usage: startup [--runs N] [--json FILE]');
-  for (const f of [BIN, MAIN]) if (!fs.existsSync(f)) throw new Error(`${f} is missing: run the bootstrap (npm run build:bundle)`);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('usage: startup [--runs N] [--bin FILE] [--json FILE]');
+  const bin = path.resolve(get('--bin') ?? path.join(DIST, 'bundle', 'bin.js'));
+  for (const f of [bin, MAIN]) if (!fs.existsSync(f)) throw new Error(`${f} is missing: run the bootstrap (npm run build:bundle)`);
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-startup-'));
   try {
     const batchFile = path.join(dir, 'show.batch');
     fs.writeFileSync(batchFile, 'link show lo\n'); // FILE in the table
-    const cmds = commands(batchFile);
+    const cmds = commands(bin, batchFile);
     const times = cmds.map(() => [] as number[]);
     for (const [i, c] of cmds.entries()) {
       // Once each before timing: the page cache, and a failure shown before anything is measured.

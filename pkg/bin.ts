@@ -13,9 +13,7 @@
  * (preloadLibvirt), so that its ~10 ms of dynamic linking overlaps loading the CLI.
  */
 import * as fs from 'fs';
-import { createRequire } from 'module';
 import * as path from 'path';
-import * as vm from 'vm';
 import { preloadLibvirt } from '../src/native';
 
 /** The nouns whose verbs call libvirt (src/cli/verbs.ts, section LIBVIRT; test/cli-args.test.ts checks the two agree). */
@@ -25,7 +23,10 @@ export const LIBVIRT_NOUNS: ReadonlySet<string> = new Set(['net', 'domain', 'eve
 export const WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'] as const;
 
 /** Compiles the CommonJS file `file` with the code cache `cache` (if readable) and runs it; returns the script and its exports. */
-export function loadCached(file: string, cache: string): { script: vm.Script; exports: unknown } {
+export function loadCached(file: string, cache: string): { script: import('vm').Script; exports: unknown } {
+  // Required here, not above: a libvirt command's preload starts before they are loaded.
+  const vm = require('vm') as typeof import('vm');
+  const { createRequire } = require('module') as typeof import('module');
   const source = WRAPPER[0] + fs.readFileSync(file, 'utf8') + WRAPPER[1];
   let cachedData: Buffer | undefined;
   try {
