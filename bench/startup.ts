@@ -71,7 +71,7 @@ function main(): void {
     fs.writeFileSync(batchFile, 'link show lo\n'); // FILE in the table
     const cmds = commands(bin, batchFile);
     const times = cmds.map(() => [] as number[]);
-    for (const [i, c] of cmds.entries()) {
+    for (const c of cmds) {
       // Once each before timing: the page cache, and a failure shown before anything is measured.
       const r = spawnSync(process.execPath, c.argv, { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status ?? r.signal}: ${r.stderr}`);
