@@ -92,9 +92,9 @@ function main(): void {
       target: c.target,
       runs_ms: times[i],
     }));
-    console.log(
-      `start-up, medians of ${runs} runs side by side (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)})`,
-    );
+    const ca = process.env.NODE_EXTRA_CA_CERTS ? `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}` : 'no NODE_EXTRA_CA_CERTS';
+    console.log(`start-up of ${bin}, medians of ${runs} runs side by side`);
+    console.log(`(node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}, ${ca})`);
     console.log('| command | median ms | ratio to node -e 0 |');
     console.log('| --- | ---: | ---: |');
     for (const r of rows) {
