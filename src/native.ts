@@ -1,12 +1,14 @@
 /**
- * The one loader of the native addons (native/, built by the bootstrap with node-gyp), and their
- * typed faces. Each addon is loaded on first use: hostwire_kernel (netlink socket, tun/tap,
- * namespaces) by the kernel verbs, hostwire_libvirt (the only one linking libvirt.so.0) by the
- * first libvirt call, so kernel verbs never load libvirt and run where it is not installed.
+ * The one loader of the native addons (native/: built by node-gyp in a checkout, prebuilt by
+ * prebuildify for the package, found by addonPath), and their typed faces. Each addon is loaded
+ * on first use: hostwire_kernel (netlink socket, tun/tap, namespaces) by the kernel verbs,
+ * hostwire_libvirt (the only one linking libvirt.so.0) by the first libvirt call, so kernel
+ * verbs never load libvirt and run where it is not installed.
  * Nothing here validates: the callers do (src/rtnl, src/netns.ts, src/libvirt) before calling in.
  * Every libvirt method returning a Promise runs its call on the libuv pool; free() and release()
  * only drop references.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { HostwireError } from './errors';
 
@@ -69,6 +71,8 @@ export interface KernelAddon {
   netnsDel(file: string): void;
   /** Opens path from a thread in the namespace at nsPath (null: this one); returns the fd. */
   openInNetns(nsPath: string | null, path: string, flags: number, mode?: number): number;
+  /** dlopen()s path on a thread of its own and returns at once (native/kernel/preload.cc). */
+  preload(path: string): void;
 }
 
 // ---- hostwire_libvirt ---------------------------------------------------------------------
@@ -176,23 +180,31 @@ export interface LibvirtAddon {
 
 // ---- loading ------------------------------------------------------------------------------
 
+/** Each addon and its directory under native/ (its binding.gyp; in the package, its prebuilds). */
+const ADDON_DIRS = { hostwire_kernel: 'kernel', hostwire_libvirt: 'libvirt' } as const;
+export type AddonName = keyof typeof ADDON_DIRS;
+
 /**
- * Where the addon NAME is: native/build/Release/NAME.node above `from` (this file's directory,
- * src/ or dist/src/). The one place that knows the layout (prebuilt binaries found by
- * node-gyp-build would change only this).
+ * Where the addon NAME is, for the hostwire tree above `from` (this file's directory: src/,
+ * dist/src/, or dist/bundle/ for the bundles). The one place that knows the layout:
+ * - native/build/Release/NAME.node, when a checkout has built both addons there
+ *   (`node-gyp rebuild --directory=native`, as the bootstrap does);
+ * - else node-gyp-build's choice in native/<addon>/: its own build/Release, or the prebuilt
+ *   binary for this platform under native/<addon>/prebuilds (made by prebuildify,
+ *   native/prebuild.js): what the package ships.
+ * Throws ENOADDON when there is neither.
  */
-export function addonPath(name: string, from = __dirname): string {
+export function addonPath(name: AddonName, from = __dirname): string {
+  const sub = ADDON_DIRS[name];
   let dir = from;
-  for (let i = 0; i < 4; i++) {
-    const candidate = path.join(dir, 'native', 'build', 'Release', `${name}.node`);
-    try {
-      require.resolve(candidate);
-      return candidate;
-    } catch {
-      dir = path.dirname(dir);
-    }
+  for (let i = 0; i < 4 && !fs.existsSync(path.join(dir, 'native', sub)); i++) dir = path.dirname(dir);
+  const built = path.join(dir, 'native', 'build', 'Release', `${name}.node`);
+  if (fs.existsSync(built)) return built;
+  try {
+    return (require('node-gyp-build') as { resolve(dir: string): string }).resolve(path.join(dir, 'native', sub));
+  } catch (e) {
+    throw new HostwireError('ENOADDON', `the addon ${name} is not built for this platform: ${(e as Error).message.trim()}`);
   }
-  return path.join(from, '..', '..', 'native', 'build', 'Release', `${name}.node`);
 }
 
 let kernel: KernelAddon | undefined;
@@ -201,6 +213,22 @@ let libvirt: LibvirtAddon | undefined;
 /** The kernel addon, loaded by the first kernel verb. */
 export function kernelAddon(): KernelAddon {
   return (kernel ??= require(addonPath('hostwire_kernel')) as KernelAddon);
+}
+
+/**
+ * Starts loading the libvirt addon's file, and with it libvirt.so.0 and its ~55 libraries, on a
+ * thread of the kernel addon's, for a process about to call libvirt (the CLI's net, domain and
+ * event commands: src/cli/bin.ts). The ~10 ms of dynamic linking then overlaps the command's own
+ * start instead of following it. Loading proper, the addon's init and any error (ENOLIBVIRT)
+ * stay with libvirtAddon(); if the addon cannot be found, nothing happens here.
+ */
+export function preloadLibvirt(): void {
+  if (libvirt) return;
+  try {
+    kernelAddon().preload(addonPath('hostwire_libvirt'));
+  } catch {
+    // libvirtAddon() reports it when it is asked for.
+  }
 }
 
 /**

@@ -27,6 +27,25 @@ kernelTest(t, 'one result per operation; a failure does not stop the rest by def
   }),
 );
 
+kernelTest(t, 'indexes: each creation reports the ifindex the kernel gave it; a failed one none', () =>
+  withHandle(async (h, ns) => {
+    const ops: BatchOp[] = [
+      { op: 'createBridge', name: 'xb0' },
+      { op: 'createVeth', name: 'xv0', peer: 'xp0' },
+      { op: 'createTap', name: 'xt0' },
+      { op: 'createBridge', name: 'xb0' },
+      { op: 'setLink', dev: 'xv0', change: { master: 'xb0' } },
+    ];
+    const r = await runBatch(h, ops, { indexes: true });
+    assert.equal(codes(r), ['ok', 'ok', 'ok', 'EEXIST', 'ok']);
+    const ix = (name: string) => ipJson('-n', ns, 'link', 'show', name)[0].ifindex;
+    assert.equal(
+      r.results.map((x) => (x.ok ? x.index : 'failed')),
+      [ix('xb0'), ix('xv0'), ix('xt0'), 'failed', undefined],
+    );
+  }),
+);
+
 kernelTest(t, "onError 'stop': what was not yet sent is skipped", () =>
   withHandle(async (h) => {
     const r = await runBatch(
@@ -47,6 +66,28 @@ kernelTest(t, "onError 'stop': what was not yet sent is skipped", () =>
       'ENODEV',
     );
   }),
+);
+
+kernelTest(
+  t,
+  "onError 'stop': a failure that only the kernel's answer reveals still stops what waits behind it (taps, a name to resolve)",
+  () =>
+    withHandle(async (h) => {
+      await h.createBridge('sb0');
+      await h.createBridge('sb1');
+      const r = await runBatch(
+        h,
+        [
+          { op: 'setLink', dev: 'nope', change: { up: true } },
+          { op: 'createTap', name: 'st0' },
+          { op: 'setLink', dev: 'sb0', change: { master: 'sb1' } },
+        ],
+        { onError: 'stop' },
+      );
+      assert.equal(codes(r), ['ENODEV', 'ESKIPPED', 'ESKIPPED']);
+      assert.equal((await h.listLinks()).map((l) => l.name).sort(), ['lo', 'sb0', 'sb1']);
+      assert.is((await h.getLink('sb0')).master, null);
+    }),
 );
 
 kernelTest(t, 'rollback undoes creations and changes, newest first', () =>

@@ -4,6 +4,8 @@
  * kernel, no libvirt: nothing here is run, only parsed.
  */
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,6 +15,7 @@ import { natBridge } from '../src/cli/guards';
 import { helpText, parseGlobal } from '../src/cli/main';
 import { findVerb, verb, type Action, type Change } from '../src/cli/verb';
 import { lookup, NOUNS } from '../src/cli/verbs';
+import { LIBVIRT_NOUNS } from '../src/cli/bin';
 
 /** The code of what fn throws ('ok' when it does not throw). */
 const code = (fn: () => unknown): string => {
@@ -409,10 +412,49 @@ test('a kernel verb loads only its noun: never libvirt, the XML parser or anothe
     'monitor --libvirt',
   ])
     assert.equal(run(line).filter(heavy), [], line);
+  const net = run('net list');
   assert.ok(
-    run('net list').some((f) => f.startsWith('src/libvirt/')),
+    net.some((f) => f.startsWith('src/libvirt/')),
     'a libvirt verb does load libvirt',
   );
+  assert.equal(
+    net.filter((f) => /fast-xml-parser|^src\/workflow\/|cli\/editor\.js$/.test(f)),
+    [],
+    'net list loads no XML parser, workflow or editor',
+  );
+});
+
+test("node's heavier modules (crypto, net, streams, child_process) wait until a verb needs them", () => {
+  // In a child, with what a kernel verb's run loads besides its noun: the handle and the batch engine.
+  const dist = path.resolve(__dirname, '..', 'src');
+  const script = `
+    require(${JSON.stringify(path.join(dist, 'cli', 'main.js'))});
+    require(${JSON.stringify(path.join(dist, 'rtnl', 'handle.js'))});
+    require(${JSON.stringify(path.join(dist, 'rtnl', 'batch.js'))});
+    const { lookup } = require(${JSON.stringify(path.join(dist, 'cli', 'verbs.js'))});
+    for (const line of process.argv.slice(2)) {
+      const { verb, rest } = lookup(line.split(' '));
+      verb.parse(rest);
+    }
+    console.log(JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (crypto|net|stream|child_process)$/.test(m))));`;
+  const lines = ['link show lo', 'bridge show', 'tap add t0', 'netns list', 'addr show', 'route show', 'batch -', 'net list'];
+  // A file, not -e: node -e loads crypto and the streams itself.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-loads-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'loads.js'), script);
+    const r = spawnSync(process.execPath, [path.join(dir, 'loads.js'), ...lines], { encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the launcher's libvirt nouns (src/cli/bin.ts, which preload libvirt) are the nouns of the libvirt section", () => {
+  const libvirt = Object.entries(NOUNS)
+    .filter(([, e]) => e.section.startsWith('libvirt'))
+    .map(([n]) => n);
+  assert.equal([...LIBVIRT_NOUNS].sort(), libvirt.sort());
 });
 
 test.run();

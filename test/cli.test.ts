@@ -101,15 +101,29 @@ kernelTest(t, '500 veth ports attached by one batch file, listed like ip lists t
   }),
 );
 
-kernelTest(t, 'batch: a failing line is reported with its number, the rest still run, exit 1', () =>
+kernelTest(t, 'batch: the first failing line is reported with its number and stops it (exit 1); with --force the rest still run', () =>
   withNetns((ns) => {
-    const r = hostwire(
-      ['-n', ns, 'batch', '-'],
-      ['bridge add br0', '# a comment', '', 'link set nope up', 'tap add t0', 'frobnicate', 'link set t0 master br0'].join('\n'),
-    );
+    const lines = [
+      'bridge add br0',
+      '# a comment',
+      '',
+      'link set nope up',
+      'link show br0',
+      'tap add t0',
+      'frobnicate',
+      'link set t0 master br0',
+    ];
+    let r = hostwire(['-n', ns, 'batch', '-'], lines.join('\n'));
     assert.is(r.status, 1);
     assert.match(r.stderr, /batch line 4: ENODEV/);
-    assert.match(r.stderr, /batch line 6: EUSAGE/);
+    assert.not.match(r.stderr, /batch line 7/);
+    assert.is(r.stdout, '', 'line 5 never ran');
+    assert.equal(ipJson('-n', ns, 'link', 'show', 'type', 'tun'), [], 'nothing after line 4 ran');
+    r = hostwire(['-n', ns, 'batch', '--force', '-'], lines.slice(3).join('\n'));
+    assert.is(r.status, 1);
+    assert.match(r.stderr, /batch line 1: ENODEV/);
+    assert.match(r.stderr, /batch line 4: EUSAGE/);
+    assert.match(r.stdout, /^br0\b/);
     assert.is(ipJson('-n', ns, 'link', 'show', 't0')[0].master, 'br0');
   }),
 );

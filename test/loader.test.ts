@@ -1,8 +1,6 @@
 /**
- * The addon loader (src/native.ts): where it finds the addons, and what happens without libvirt.
- * A machine without libvirt's library is made for one child process at a time: a private mount
- * namespace (unshare -m) in which an empty file is bind-mounted over libvirt.so.0. It goes away
- * with the child; nothing on the host changes.
+ * The addon loader (src/native.ts): where it finds the addons, and what happens without libvirt
+ * (a private mount namespace where libvirt.so.0 is an empty file: helpers/nolibvirt.ts).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -12,11 +10,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addonPath } from '../src/native';
 import { hostwire, kernelTest, withNetns } from './helpers/kernel';
+import { libvirtSo, withoutLibvirt } from './helpers/nolibvirt';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
 test('addonPath finds native/build/Release from src/ and from dist/src/', () => {
-  for (const name of ['hostwire_kernel', 'hostwire_libvirt']) {
+  for (const name of ['hostwire_kernel', 'hostwire_libvirt'] as const) {
     const want = path.join(ROOT, 'native', 'build', 'Release', `${name}.node`);
     assert.ok(fs.existsSync(want), `${want} is not built`);
     assert.is(addonPath(name, path.join(ROOT, 'src')), want);
@@ -25,29 +24,48 @@ test('addonPath finds native/build/Release from src/ and from dist/src/', () => 
   }
 });
 
-/** The file the dynamic loader opens for libvirt.so.0 (symlinks followed). */
-function libvirtSo(): string {
-  const r = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' });
-  const line = (r.stdout ?? '').split('\n').find((l) => l.trim().startsWith('libvirt.so.0 ') && l.includes('x86-64'));
-  const found = line?.split('=>')[1]?.trim() ?? '/usr/lib/x86_64-linux-gnu/libvirt.so.0';
-  return fs.realpathSync(found);
-}
-
-/**
- * Runs CMD ARGS in a private mount namespace where libvirt.so.0 is an empty file. The empty file
- * is removed afterwards, whatever happens; the mount dies with the namespace.
- */
-function withoutLibvirt<T>(fn: (prefix: string[]) => T): T {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-nolibvirt-'));
-  const empty = path.join(dir, 'libvirt.so.0');
-  fs.writeFileSync(empty, '');
+test('addonPath without native/build: node-gyp-build picks the prebuilt binary in native/<addon>/prebuilds; else ENOADDON', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-addonpath-'));
   try {
-    const script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"';
-    return fn(['unshare', '-m', '--', 'sh', '-c', script, 'sh', empty, libvirtSo()]);
+    const from = path.join(root, 'dist', 'bundle');
+    fs.mkdirSync(from, { recursive: true });
+    fs.mkdirSync(path.join(root, 'native', 'kernel'), { recursive: true });
+    let code: unknown;
+    try {
+      addonPath('hostwire_kernel', from);
+    } catch (e) {
+      code = (e as { code?: unknown }).code;
+    }
+    assert.is(code, 'ENOADDON');
+    const dir = path.join(root, 'native', 'kernel', 'prebuilds', `${process.platform}-${process.arch}`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'hostwire_kernel.glibc.node'), '');
+    assert.is(addonPath('hostwire_kernel', from), path.join(dir, 'hostwire_kernel.glibc.node'));
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(root, { recursive: true, force: true });
   }
-}
+});
+
+test('preloadLibvirt loads the libvirt addon on another thread; libvirtAddon() then only initialises it', () => {
+  const native = JSON.stringify(path.join(ROOT, 'dist', 'src', 'native.js'));
+  const script = `
+    const fs = require('fs');
+    const n = require(${native});
+    const mapped = () => /hostwire_libvirt/.test(fs.readFileSync('/proc/self/maps', 'utf8'));
+    const before = mapped();
+    n.preloadLibvirt();
+    const t = Date.now();
+    while (!mapped() && Date.now() - t < 5000);
+    const after = mapped();
+    n.libvirtAddon().open('test:///default', true, () => {}, null).then(async (c) => {
+      const nets = await c.listAllNetworks(0);
+      await c.close();
+      console.log(JSON.stringify({ before, after, nets: nets.map((x) => x.name) }));
+    });`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), { before: false, after: true, nets: ['default'] });
+});
 
 // The child: kernel verbs work and never load libvirt; a libvirt call rejects with ENOLIBVIRT.
 const CHILD = `

@@ -5,7 +5,8 @@
 #include "nlsock.h"
 
 namespace hostwire {
-void InitNsFile(Napi::Env env, Napi::Object exports);  // nsfile.cc
+void InitNsFile(Napi::Env env, Napi::Object exports);   // nsfile.cc
+void InitPreload(Napi::Env env, Napi::Object exports);  // preload.cc
 }  // namespace hostwire
 
 namespace {
@@ -14,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hostwire::InitTun(env, exports);
   hostwire::InitNetns(env, exports);
   hostwire::InitNsFile(env, exports);
+  hostwire::InitPreload(env, exports);
   return exports;
 }
 }  // namespace

@@ -2,12 +2,14 @@
  * `hostwire domain`: libvirt domains, printing what virsh prints (or JSON), and the workflow's
  * NIC attach/detach by MAC and interface list joined with the kernel.
  */
-import { readFile } from 'fs/promises';
+import * as fs from 'fs';
 import { VIR_CONNECT_LIST_DOMAINS_ACTIVE, VIR_DOMAIN_XML_INACTIVE } from '../libvirt';
-import { attachInterface, detachInterface, interfaceList } from '../workflow/domain';
 import { flag, pos, value } from './args';
 import { verb, type Noun } from './verb';
 import { formatTable, printJson, withConnection } from './virsh';
+
+/** The workflow's NIC steps, loaded by the verbs that use them (the XML models, the kernel's handle): not by `domain list`. */
+const workflow = () => require('../workflow/domain') as typeof import('../workflow/domain');
 
 /** hostwire domain list [--all]. Equivalent to: virsh list [--all] */
 const list = verb('domain list', {
@@ -55,7 +57,7 @@ const dumpxml = verb('domain dumpxml', {
 const define = verb('domain define', {
   args: { file: pos('FILE') },
   run: async (ctx, a) => {
-    const xml = await readFile(a.file, 'utf8');
+    const xml = await fs.promises.readFile(a.file, 'utf8');
     const r = await withConnection(ctx, async (c) => {
       const d = await c.domainDefineXML(xml);
       d.free();
@@ -104,7 +106,7 @@ const undefine = lifecycle('undefine', 'undefine', 'has been undefined');
 const iflist = verb('domain iflist', {
   args: { domain: pos('DOM') },
   run: async (ctx, a) => {
-    const rows = await withConnection(ctx, (c) => interfaceList(c, a.domain, { netns: ctx.netns }));
+    const rows = await withConnection(ctx, (c) => workflow().interfaceList(c, a.domain, { netns: ctx.netns }));
     if (ctx.json) ctx.out(JSON.stringify(rows, null, 2));
     else
       ctx.out(
@@ -133,7 +135,14 @@ const attach = verb('domain attach-interface', {
   },
   run: async (ctx, a) => {
     const r = await withConnection(ctx, (c) =>
-      attachInterface(c, a.domain, { network: a.network, bridge: a.bridge, mac: a.mac, model: a.model, live: a.live, config: a.config }),
+      workflow().attachInterface(c, a.domain, {
+        network: a.network,
+        bridge: a.bridge,
+        mac: a.mac,
+        model: a.model,
+        live: a.live,
+        config: a.config,
+      }),
     );
     ctx.out(ctx.json ? JSON.stringify({ domain: a.domain, mac: r.mac }) : `Interface attached successfully (MAC ${r.mac})\n`);
     return 0;
@@ -149,7 +158,7 @@ const detach = verb('domain detach-interface', {
     config: flag('--config'),
   },
   run: async (ctx, a) => {
-    const r = await withConnection(ctx, (c) => detachInterface(c, a.domain, { mac: a.mac, live: a.live, config: a.config }));
+    const r = await withConnection(ctx, (c) => workflow().detachInterface(c, a.domain, { mac: a.mac, live: a.live, config: a.config }));
     ctx.out(
       ctx.json
         ? JSON.stringify({ domain: a.domain, mac: a.mac, removed: r.removed })

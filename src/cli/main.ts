@@ -12,6 +12,7 @@
 import { HostwireError } from '../errors';
 import { flag, parse, usageError, usageLine, value } from './args';
 import type { CliContext } from './context';
+import { writeLine } from './output';
 import { helpLines, verbs } from './verbs';
 
 /** The global options, before the verb (as `ip -n NS -j link show`); --json may also come after it. */
@@ -71,20 +72,24 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { ctx, rest } = parseGlobal(argv);
     json = ctx.json;
-    return await run({ ...ctx, out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n') }, rest);
+    return await run({ ...ctx, out: writeLine }, rest);
   } catch (e) {
     reportError(e, json);
     return (e as { code?: string })?.code === 'EUSAGE' ? 2 : 1;
   }
 }
 
-if (require.main === module) {
+/**
+ * Runs the command line `argv` as the process: its exit code becomes the process's. Called when
+ * this file is run, and by the package's launcher (src/cli/bin.ts) once it has loaded the bundle.
+ */
+export function start(argv: string[]): void {
   // Never die from an unhandled rejection or a stray exception: report it, exit non-zero.
   process.on('uncaughtException', (e) => {
-    reportError(e, process.argv.includes('--json'));
+    reportError(e, argv.includes('--json'));
     process.exit(1);
   });
-  main(process.argv.slice(2)).then(
+  main(argv).then(
     (code) => {
       process.exitCode = code;
     },
@@ -94,3 +99,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) start(process.argv.slice(2));

@@ -152,9 +152,20 @@ const monitor = verb('monitor', {
     const w = await Watcher.open({ netns: ctx.netns, objects, rcvbuf: a.rcvbuf, emitInitial: ctx.json });
     const names = (ix: number) => (w.cache.link.get(String(ix)) as Link | undefined)?.name ?? `if${ix}`;
     let initial = ctx.json;
-    const done = untilStopped((stop) => w.once('close', stop));
+    let stop = () => {};
+    const done = untilStopped((s) => {
+      stop = s;
+      w.once('close', s);
+    });
     w.on('error', (e) => process.stderr.write(`hostwire: ${(e as { code?: string }).code ?? 'ERROR'}: ${e.message}\n`));
-    w.on('event', (ev: WatchEvent) => ctx.out(ctx.json ? eventJson(ev, initial) : formatEvent(ev, names)));
+    w.on('event', (ev: WatchEvent) => {
+      try {
+        ctx.out(ctx.json ? eventJson(ev, initial) : formatEvent(ev, names));
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EPIPE') throw e;
+        stop(); // the reader went away
+      }
+    });
     // The snapshot's events are handed over in one microtask after the listener is added.
     queueMicrotask(() => (initial = false));
     if (!ctx.json) w.on('resync', (n: number) => process.stderr.write(`hostwire: resync ${n}: the kernel dropped events; caught up\n`));

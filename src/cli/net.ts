@@ -3,15 +3,19 @@
  * the workflow's bridged network and validated net edit.
  */
 import * as fs from 'fs';
-import { readFile } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
 import { VIR_CONNECT_LIST_NETWORKS_ACTIVE, VIR_NETWORK_XML_INACTIVE } from '../libvirt';
-import { defineBridgedNetwork, editNetworkXml, networkDefinition } from '../workflow/network';
 import { flag, pos, value } from './args';
-import { runEditor } from './editor';
 import { verb, type Noun } from './verb';
 import { formatTable, printJson, withConnection, yesNo } from './virsh';
+
+/**
+ * The workflow's network steps and the editor, loaded by the verbs that use them: they bring the
+ * XML models, the kernel's handle and child_process, which `net list` has no use for (start-up).
+ */
+const workflow = () => require('../workflow/network') as typeof import('../workflow/network');
+const editor = () => require('./editor') as typeof import('./editor');
 
 /** hostwire net list [--all]. Equivalent to: virsh net-list [--all] */
 const list = verb('net list', {
@@ -96,7 +100,7 @@ const dumpxml = verb('net dumpxml', {
 const define = verb('net define', {
   args: { file: pos('FILE') },
   run: async (ctx, a) => {
-    const xml = await readFile(a.file, 'utf8');
+    const xml = await fs.promises.readFile(a.file, 'utf8');
     const r = await withConnection(ctx, async (c) => {
       const n = await c.networkDefineXML(xml);
       n.free();
@@ -167,7 +171,7 @@ const defineBridge = verb('net define-bridge', {
   },
   run: async (ctx, a) => {
     const r = await withConnection(ctx, (c) =>
-      defineBridgedNetwork(c, a.name, { bridge: a.bridge, start: a.start, autostart: a.autostart, netns: ctx.netns }),
+      workflow().defineBridgedNetwork(c, a.name, { bridge: a.bridge, start: a.start, autostart: a.autostart, netns: ctx.netns }),
     );
     if (ctx.json) {
       ctx.out(JSON.stringify(r));
@@ -189,13 +193,14 @@ const defineBridge = verb('net define-bridge', {
 const edit = verb('net edit', {
   args: { name: pos('NAME') },
   run: async (ctx, a) => {
+    const { networkDefinition, editNetworkXml } = workflow();
     const r = await withConnection(ctx, async (c) => {
       const original = await networkDefinition(c, a.name);
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostwire-net-edit-'));
       try {
         const file = path.join(dir, 'network.xml');
         fs.writeFileSync(file, original, { mode: 0o600 });
-        runEditor(file);
+        editor().runEditor(file);
         return await editNetworkXml(c, a.name, original, fs.readFileSync(file, 'utf8'));
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

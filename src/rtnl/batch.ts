@@ -29,6 +29,7 @@ import {
   describeChange,
   linkCreate,
   linkDelete,
+  linkGet,
   linkSet,
   linkSetType,
   type EncodeContext,
@@ -40,7 +41,7 @@ import { addressAdd, addressDelete, type AddressSpec } from './addr';
 import { routeAdd, routeDelete, type RouteSpec } from './route';
 import { getKind } from './kinds';
 import type { NetlinkError } from './errors';
-import type { Link } from './link';
+import { decodeLinkBrief, type Link } from './link';
 import { neighbourRequest, type NeighVerb, type NeighbourSpec } from './neigh';
 
 export { GROUP_DELETE_MIN };
@@ -94,6 +95,12 @@ export interface BatchOptions {
    * creation, pipelined. The CLI marks; the library does not unless asked.
    */
   mark?: boolean;
+  /**
+   * Report the ifindex of each link a creation made, in its result's `index` (default false:
+   * taps always have it). An RTM_GETLINK of the name is queued right behind its RTM_NEWLINK, in
+   * the same pipeline: one more request per creation, no more round trips.
+   */
+  indexes?: boolean;
 }
 
 export type BatchResult = { ok: true; index?: number } | { ok: false; error: Error };
@@ -297,6 +304,12 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
     index.set(name, await h.indexOf(name));
   };
   const forget = (...names: Array<string | number | undefined>) => names.forEach((n) => typeof n === 'string' && index.delete(n));
+  /** With 'stop': after an await, a failure may have come back; then operations from..to-1 are not sent. */
+  const halted = (from: number, to: number): boolean => {
+    if (!(failed && stop)) return false;
+    for (let k = from; k < to; k++) results[k] = { ok: false, error: skipped() };
+    return true;
+  };
 
   try {
     for (let i = 0; i < ops.length; i++) {
@@ -316,6 +329,10 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             while (j < ops.length && built[j]?.kind === 'tap') j++;
             const run = built.slice(i, j) as Array<Extract<Built, { kind: 'tap' }>>;
             await settle();
+            if (halted(i, j)) {
+              i = j - 1;
+              break;
+            }
             const made = await h.createTunDevices(run.map((t) => t.spec));
             made.forEach((m, k) => {
               if (m instanceof Error) {
@@ -356,6 +373,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
           }
           case 'create':
             for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
+            if (halted(i, i + 1)) break;
             forget(b.name, b.peer);
             if (b.alias === undefined) {
               sendOne(i, b.req);
@@ -388,6 +406,22 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
               });
               undo.push({ at: i, made: () => made, del: b.name, run: () => h.deleteLink(b.name) });
             }
+            if (options.indexes) {
+              // Answered after the creation's ack (replies come in request order), so results[i] is set by then.
+              const at = i;
+              inflight++;
+              h.queue(linkGet(b.name), ctx, (err, msgs) => {
+                const r = results[at];
+                if (!err && r?.ok && msgs[0]) {
+                  try {
+                    results[at] = { ok: true, index: decodeLinkBrief(msgs[0]).index };
+                  } catch {
+                    // A reply that does not decode leaves the result without its index.
+                  }
+                }
+                done();
+              });
+            }
             break;
           case 'set': {
             const { dev, change } = b;
@@ -403,6 +437,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
               const before = await h.getLink(typeof dev === 'string' ? (index.get(dev) as number) : dev);
               undo.push({ at: i, run: () => h.setLink(before.index, revert(before, change)) });
             }
+            if (halted(i, i + 1)) break;
             const known = typeof dev === 'string' ? index.get(dev) : dev;
             sendOne(i, b.req); // encoded now, with the names as they are before it
             if (change.name !== undefined || change.netns !== undefined) forget(dev);
@@ -444,6 +479,10 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
               const devs = run.map((d) => (typeof d.dev === 'string' && index.has(d.dev) ? (index.get(d.dev) as number) : d.dev));
               run.forEach((d) => forget(d.dev));
               await settle();
+              if (halted(i, j)) {
+                i = j - 1;
+                break;
+              }
               const errs = await h.deleteLinks(devs);
               errs.forEach((e, k) => {
                 results[i + k] = e ? { ok: false, error: e } : { ok: true };

@@ -6,7 +6,6 @@
  * alive while idle. Module-level helpers in index.ts use a default handle.
  */
 import * as fs from 'fs';
-import { randomInt } from 'crypto';
 import { SyscallError, ValidationError } from '../errors';
 import { kernelAddon, type NativeTunWorker, type TunResultNative, type TunSpecNative } from '../native';
 import {
@@ -407,7 +406,7 @@ export class Handle {
 
     const used = new Set([...links.values()].map(([, g]) => g));
     let group = 0;
-    while (group === 0 || used.has(group)) group = randomInt(1 << 20, 0x7fffffff);
+    while (group === 0 || used.has(group)) group = (require('crypto') as typeof import('crypto')).randomInt(1 << 20, 0x7fffffff); // lazily: node:crypto costs ~2 ms of start-up
     const moved: number[] = [];
     const oneByOne = async () => {
       await Promise.all(

@@ -14,8 +14,7 @@
  * Pure: no I/O. The builder escapes every text and attribute value, so a name can never inject
  * markup: build XML from objects, never by interpolating strings.
  */
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
-import type { X2jOptions, XmlBuilderOptions } from 'fast-xml-parser';
+import type { X2jOptions, XmlBuilderOptions, XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { ValidationError } from '../errors';
 
 /** Element paths (dot-separated from the root) that always parse to arrays. */
@@ -88,8 +87,21 @@ const builderOptions: Partial<XmlBuilderOptions> = {
   indentBy: '  ',
 };
 
-const parser = new XMLParser(parserOptions);
-const builder = new XMLBuilder(builderOptions);
+/**
+ * The parser and builder, made on first use: fast-xml-parser (a dozen modules) is loaded only by
+ * a command that reads or writes XML, not by every libvirt verb (`net list` needs none).
+ */
+let engine:
+  { parser: XMLParser; builder: XMLBuilder; validate: (typeof import('fast-xml-parser'))['XMLValidator']['validate'] } | undefined;
+function fxp(): NonNullable<typeof engine> {
+  if (engine) return engine;
+  const m = require('fast-xml-parser') as typeof import('fast-xml-parser');
+  return (engine = {
+    parser: new m.XMLParser(parserOptions),
+    builder: new m.XMLBuilder(builderOptions),
+    validate: m.XMLValidator.validate,
+  });
+}
 
 /** A parsed XML element: attributes (`@_x`), text (`#text`), children by name. */
 export type XmlNode = { [key: string]: XmlValue };
@@ -98,14 +110,14 @@ export type XmlValue = string | XmlNode | XmlValue[];
 /** Parses libvirt XML. Throws ValidationError('EXML') on malformed input. */
 export function parseXml(xml: string): XmlNode {
   if (typeof xml !== 'string' || xml.trim() === '') throw new ValidationError('EXML', 'XML is empty', 'xml');
-  const ok = XMLValidator.validate(xml, { allowBooleanAttributes: false });
+  const ok = fxp().validate(xml, { allowBooleanAttributes: false });
   if (ok !== true) throw new ValidationError('EXML', `malformed XML: ${ok.err.msg} (line ${ok.err.line})`, 'xml');
-  return parser.parse(xml) as XmlNode;
+  return fxp().parser.parse(xml) as XmlNode;
 }
 
 /** Builds XML text from a parsed (or hand-made) object; every value is escaped. */
 export function buildXml(doc: XmlNode): string {
-  return (builder.build(doc) as string).trimEnd() + '\n';
+  return (fxp().builder.build(doc) as string).trimEnd() + '\n';
 }
 
 /** Escapes text for use inside XML text or an attribute value. */

@@ -1,0 +1,111 @@
+/**
+ * Start-up of the `hostwire` command against `node -e 0`: each command run N times, side by side
+ * (every round runs every command once, in a rotated order), medians and their ratio to
+ * `node -e 0` from the same rounds (the machine is shared: absolute times mean little). The
+ * target: each packaged command at most 1.25 times `node -e 0`.
+ *
+ * The commands are read-only: queries of this namespace and libvirt's test:///default driver
+ * (in the process, no daemon). `hostwire` is the package's launcher (dist/bundle/bin.js: the
+ * bundle through V8's code cache), as `npx hostwire` runs it; the rows marked "tsc output" run
+ * dist/src/cli/main.js, the unbundled build the tests use, for comparison.
+ *
+ * With --bin FILE, `hostwire` is that launcher instead: an installed package's
+ * (node_modules/hostwire/dist/bundle/bin.js), whose addons come from its prebuilds.
+ *
+ *   node dist/bench/startup.js [--runs N] [--bin FILE] [--json FILE]      (default: 21 runs)
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const DIST = path.resolve(__dirname, '..');
+const MAIN = path.join(DIST, 'src', 'cli', 'main.js');
+const LIMIT = 1.25;
+
+interface Command {
+  name: string;
+  argv: string[];
+  /** Held to the 1.25 target (the packaged command). */
+  target: boolean;
+}
+
+function commands(bin: string, batchFile: string): Command[] {
+  const hw = (args: string[], target = true, file = bin): Command => ({
+    name: `hostwire ${args.join(' ').replace(batchFile, 'FILE')}${file === MAIN ? '   (tsc output)' : ''}`,
+    argv: [file, ...args],
+    target,
+  });
+  return [
+    { name: 'node -e 0', argv: ['-e', '0'], target: false },
+    hw(['link', 'show', 'lo']),
+    hw(['bridge', 'show']),
+    hw(['tap', 'show']),
+    hw(['netns', 'list']),
+    hw(['addr', 'show', 'lo']),
+    hw(['route', 'show']),
+    hw(['batch', batchFile]),
+    hw(['--uri', 'test:///default', 'net', 'list']),
+    hw(['--uri', 'test:///default', 'domain', 'list']),
+    hw(['link', 'show', 'lo'], false, MAIN),
+    hw(['--uri', 'test:///default', 'net', 'list'], false, MAIN),
+  ];
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function main(): void {
+  const argv = process.argv.slice(2);
+  const get = (k: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : undefined);
+  const runs = Number(get('--runs') ?? 21);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('usage: startup [--runs N] [--bin FILE] [--json FILE]');
+  const bin = path.resolve(get('--bin') ?? path.join(DIST, 'bundle', 'bin.js'));
+  for (const f of [bin, MAIN]) if (!fs.existsSync(f)) throw new Error(`${f} is missing: run the bootstrap (npm run build:bundle)`);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-startup-'));
+  try {
+    const batchFile = path.join(dir, 'show.batch');
+    fs.writeFileSync(batchFile, 'link show lo\n'); // FILE in the table
+    const cmds = commands(bin, batchFile);
+    const times = cmds.map(() => [] as number[]);
+    for (const c of cmds) {
+      // Once each before timing: the page cache, and a failure shown before anything is measured.
+      const r = spawnSync(process.execPath, c.argv, { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status ?? r.signal}: ${r.stderr}`);
+    }
+    for (let round = 0; round < runs; round++) {
+      for (let k = 0; k < cmds.length; k++) {
+        const i = (k + round) % cmds.length;
+        const t0 = process.hrtime.bigint();
+        spawnSync(process.execPath, cmds[i].argv, { stdio: 'ignore' });
+        times[i].push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    }
+    const base = median(times[0]);
+    const rows = cmds.map((c, i) => ({
+      command: c.name,
+      median_ms: median(times[i]),
+      ratio: median(times[i]) / base,
+      target: c.target,
+      runs_ms: times[i],
+    }));
+    const ca = process.env.NODE_EXTRA_CA_CERTS ? `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}` : 'no NODE_EXTRA_CA_CERTS';
+    console.log(`start-up of ${bin}, medians of ${runs} runs side by side`);
+    console.log(`(node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}, ${ca})`);
+    console.log('| command | median ms | ratio to node -e 0 |');
+    console.log('| --- | ---: | ---: |');
+    for (const r of rows) {
+      const mark = r.target ? (r.ratio <= LIMIT ? '' : '  (over 1.25)') : '';
+      console.log(`| \`${r.command}\` | ${r.median_ms.toFixed(1)} | ${r.ratio.toFixed(2)}${mark} |`);
+    }
+    const json = get('--json');
+    if (json) fs.writeFileSync(json, JSON.stringify({ runs, node: process.version, load: os.loadavg(), rows }, null, 2));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();

@@ -1,0 +1,31 @@
+// preload(path): dlopen()s a shared object on a thread of its own, ahead of need, and returns at
+// once. process.dlopen runs the dynamic linker on the JS thread; for hostwire_libvirt that is
+// ~10 ms of mapping and relocating libvirt.so.0 and its ~55 libraries before the addon's init.
+// Begun on another thread as soon as a command is known to need libvirt (src/native.ts
+// preloadLibvirt), that work overlaps the command's own start; the later process.dlopen of the
+// same file finds it loaded (the linker serialises the two) and runs only the addon's init on
+// the JS thread. Nothing else happens here: node-API addons register through an exported
+// symbol that only process.dlopen calls, and a failure is left for process.dlopen to report
+// (dlerror() is per thread). The reference taken is never dropped, as node never unloads an
+// addon either.
+#include <dlfcn.h>
+
+#include <string>
+#include <thread>
+
+#include "args.h"
+
+namespace hostwire {
+namespace {
+
+Napi::Value Preload(const Napi::CallbackInfo& info) {
+  REQUIRE_ARGUMENT_STRING(0, path);
+  std::thread([path]() { dlopen(path.c_str(), RTLD_LAZY); }).detach();  // RTLD_LAZY: process.dlopen's default
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitPreload(Napi::Env env, Napi::Object exports) { exports.Set("preload", Napi::Function::New(env, Preload, "preload")); }
+
+}  // namespace hostwire
