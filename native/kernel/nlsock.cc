@@ -23,6 +23,7 @@
 //   [kRecSendError, sendId, 4] errno   sendmsg() of that send failed
 #include <errno.h>
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -115,7 +116,22 @@ void IoLoop(std::shared_ptr<Shared> s) {
       record(kRecDatagram, 0, buf.data(), static_cast<uint32_t>(n));
     }
   };
+  // Every message the kernel dropped for this socket, from its own counter (SO_MEMINFO). The
+  // kernel raises ENOBUFS only for the first drop of a congestion (NETLINK_S_CONGESTED stays set
+  // until the queue is read empty), so later drops would pass unseen; a rise of this counter is
+  // reported as ENOBUFS too, so a reader (a watcher) always learns that it missed something.
+  uint32_t drops = 0;
+  auto checkDrops = [&]() {
+    uint32_t info[SK_MEMINFO_VARS] = {};
+    socklen_t len = sizeof info;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, info, &len) != 0 || len <= SK_MEMINFO_DROPS * sizeof(uint32_t)) return;
+    if (info[SK_MEMINFO_DROPS] != drops) {
+      drops = info[SK_MEMINFO_DROPS];
+      record(kRecError, ENOBUFS, nullptr, 0);
+    }
+  };
   auto publish = [&]() {
+    checkDrops();
     if (local.empty()) return;
     std::lock_guard<std::mutex> lock(s->mu);
     s->inboxBytes += local.size();

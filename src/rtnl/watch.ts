@@ -121,6 +121,12 @@ interface Sync {
   resync: boolean;
   seen: Set<string>;
   touched: Set<string>;
+  /**
+   * The dump's first part has arrived. Notifications before it were queued before the dump began
+   * (after a gap, stale ones still ahead of it in the queue): they are older than anything the
+   * dump says, so they do not count as touched meanwhile.
+   */
+  started: boolean;
 }
 
 /**
@@ -220,7 +226,7 @@ export class Watcher extends EventEmitter {
         if (marked) this.resyncs++;
         for (const object of this.objects) {
           for (const req of KINDS[object].dump()) {
-            const sync: Sync = { object, resync: marked, seen: new Set(), touched: new Set() };
+            const sync: Sync = { object, resync: marked, seen: new Set(), touched: new Set(), started: false };
             this.sync = sync;
             try {
               await new Promise<void>((resolve, reject) =>
@@ -258,6 +264,7 @@ export class Watcher extends EventEmitter {
 
   /** A part of the dump under way: the object as it is now. */
   private dumped(sync: Sync, m: NetlinkMessage): void {
+    sync.started = true;
     const k = KINDS[sync.object];
     if (m.type !== k.newType) return;
     const state = this.decode(sync.object, m);
@@ -287,7 +294,7 @@ export class Watcher extends EventEmitter {
       const state = this.decode(object, m);
       if (!state) return;
       const key = k.key(state as never);
-      if (this.sync?.object === object) this.sync.touched.add(key);
+      if (this.sync?.object === object && this.sync.started) this.sync.touched.add(key);
       if (m.type === k.newType) this.put(object, key, state, false, false);
       else this.remove(object, key, state);
       if (object === 'link') this.linkRoutes(state as Link, m.type === k.delType);
