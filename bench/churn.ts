@@ -10,7 +10,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
-import { PHASES, hostwireBatch, hostwireSerial, ipBatch, ipPerOp, type Impl, type Phase, type PhaseReport, setup } from './impls';
+import { PHASES, phaseOps, hostwireBatch, hostwireSerial, ipBatch, ipPerOp, type Impl, type Phase, type PhaseReport, setup } from './impls';
 import { cImpl } from './cref';
 import { chart } from './svg';
 
@@ -86,18 +86,7 @@ async function rssRounds(rounds: number): Promise<{ before_mb: number; after_mb:
   const ns = `hwbench${process.pid}rss`;
   const s = setup(ns, 1000);
   const h = new Handle({ netns: ns });
-  const phase = (p: Phase): BatchOp[] =>
-    s.taps.map((name, i): BatchOp =>
-      p === 'create'
-        ? { op: 'createTap', name }
-        : p === 'up'
-          ? { op: 'setLink', dev: name, change: { up: true } }
-          : p === 'attach'
-            ? { op: 'setLink', dev: name, change: { master: s.bridgeOf(i) } }
-            : p === 'detach'
-              ? { op: 'setLink', dev: name, change: { master: null } }
-              : { op: 'delete', dev: name },
-    );
+  const phase = (p: Phase): BatchOp[] => phaseOps(p, s.taps, s.bridgeOf);
   const churn = async () => {
     for (const p of PHASES) await runBatch(h, phase(p));
   };

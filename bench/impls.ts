@@ -84,6 +84,24 @@ export async function measured(n: number, work: () => Promise<void>): Promise<Ph
 
 export const PORTS_PER_BRIDGE = 1000;
 
+/** One phase of the churn as batch operations over the taps (tap i on bridgeOf(i)): every trial uses these. */
+export function phaseOps(phase: Phase, taps: string[], bridgeOf: (i: number) => string): BatchOp[] {
+  return taps.map((name, i): BatchOp => {
+    switch (phase) {
+      case 'create':
+        return { op: 'createTap', name };
+      case 'up':
+        return { op: 'setLink', dev: name, change: { up: true } };
+      case 'attach':
+        return { op: 'setLink', dev: name, change: { master: bridgeOf(i) } };
+      case 'detach':
+        return { op: 'setLink', dev: name, change: { master: null } };
+      case 'delete':
+        return { op: 'delete', dev: name };
+    }
+  });
+}
+
 /** Taps bt0 ... and bridges bbr0 ... (bench/cref.c assumes these names). */
 export function setup(ns: string, n: number, bridgesUp = false): Setup {
   const bridges = Array.from({ length: Math.ceil(n / PORTS_PER_BRIDGE) }, (_, i) => `bbr${i}`);
@@ -107,28 +125,13 @@ function fail(what: string, r: ReturnType<typeof spawnSync>): never {
  */
 export function hostwireBatch(): Impl {
   let h: Handle;
-  const ops = (phase: Phase, s: Setup): BatchOp[] =>
-    s.taps.map((name, i): BatchOp => {
-      switch (phase) {
-        case 'create':
-          return { op: 'createTap', name };
-        case 'up':
-          return { op: 'setLink', dev: name, change: { up: true } };
-        case 'attach':
-          return { op: 'setLink', dev: name, change: { master: s.bridgeOf(i) } };
-        case 'detach':
-          return { op: 'setLink', dev: name, change: { master: null } };
-        case 'delete':
-          return { op: 'delete', dev: name };
-      }
-    });
   return {
     name: 'hostwire-batch',
     async open(s) {
       h = new Handle({ netns: s.ns });
     },
     async run(phase, s) {
-      const batch = ops(phase, s);
+      const batch = phaseOps(phase, s.taps, s.bridgeOf);
       return measured(batch.length, async () => {
         const r = await runBatch(h, batch, { onError: 'stop' });
         const bad = r.results.find((x): x is { ok: false; error: Error } => !x.ok);

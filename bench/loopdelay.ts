@@ -10,7 +10,7 @@
 import { spawnSync } from 'child_process';
 import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
-import { PHASES, measured, setup, type Phase, type PhaseReport } from './impls';
+import { PHASES, measured, phaseOps, setup, type Phase, type PhaseReport } from './impls';
 
 const TARGET_MAX_MS = 20;
 
@@ -23,21 +23,7 @@ async function main() {
   const ns = `hwloop${process.pid}`;
   const s = setup(ns, n, bridgesUp);
   const h = new Handle({ netns: ns });
-  const ops = (p: Phase): BatchOp[] =>
-    s.taps.map((name, i): BatchOp => {
-      switch (p) {
-        case 'create':
-          return { op: 'createTap', name };
-        case 'up':
-          return { op: 'setLink', dev: name, change: { up: true } };
-        case 'attach':
-          return { op: 'setLink', dev: name, change: { master: s.bridgeOf(i) } };
-        case 'detach':
-          return { op: 'setLink', dev: name, change: { master: null } };
-        case 'delete':
-          return { op: 'delete', dev: name };
-      }
-    });
+  const ops = (p: Phase): BatchOp[] => phaseOps(p, s.taps, s.bridgeOf);
   const reports = {} as Record<Phase, PhaseReport>;
   try {
     for (const p of PHASES) {

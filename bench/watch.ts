@@ -13,10 +13,10 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import { monitorEventLoopDelay, performance } from 'perf_hooks';
-import { runBatch, type BatchOp } from '../src/rtnl/batch';
+import { runBatch } from '../src/rtnl/batch';
 import { Handle } from '../src/rtnl/handle';
 import { Watcher, type WatchEvent } from '../src/rtnl/watch';
-import { PHASES, PORTS_PER_BRIDGE, type Phase } from './impls';
+import { PHASES, PORTS_PER_BRIDGE, phaseOps } from './impls';
 
 const TARGET_P99_MS = 20;
 const log = (s: string): void => void process.stderr.write(s + '\n');
@@ -50,23 +50,6 @@ interface Run {
   phases_p99_ms: Record<string, number>;
 }
 
-function ops(phase: Phase, taps: string[], bridgeOf: (i: number) => string): BatchOp[] {
-  return taps.map((name, i): BatchOp => {
-    switch (phase) {
-      case 'create':
-        return { op: 'createTap', name };
-      case 'up':
-        return { op: 'setLink', dev: name, change: { up: true } };
-      case 'attach':
-        return { op: 'setLink', dev: name, change: { master: bridgeOf(i) } };
-      case 'detach':
-        return { op: 'setLink', dev: name, change: { master: null } };
-      case 'delete':
-        return { op: 'delete', dev: name };
-    }
-  });
-}
-
 async function oneRun(n: number, watch: boolean, tag: string): Promise<Run> {
   const ns = `hwwatch${process.pid}${tag}`;
   const bridges = Array.from({ length: Math.ceil(n / PORTS_PER_BRIDGE) }, (_, i) => `wbr${i}`);
@@ -96,7 +79,7 @@ async function oneRun(n: number, watch: boolean, tag: string): Promise<Run> {
     for (const phase of PHASES) {
       const p = monitorEventLoopDelay({ resolution: 1 });
       p.enable();
-      const report = await runBatch(h, ops(phase, taps, bridgeOf));
+      const report = await runBatch(h, phaseOps(phase, taps, bridgeOf));
       p.disable();
       phases[phase] = r1(p.percentile(99) / 1e6);
       const failed = report.results.filter((x) => !x.ok).length;

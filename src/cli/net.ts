@@ -12,7 +12,7 @@ import { formatTable, printJson, withConnection, yesNo } from './virsh';
 
 /**
  * The workflow's network steps and the editor, loaded by the verbs that use them: they bring the
- * XML models, the kernel's handle and child_process, which `net list` has no use for (start-up).
+ * XML models, the kernel's handle and the editor's process start, which `net list` has no use for.
  */
 const workflow = () => require('../workflow/network') as typeof import('../workflow/network');
 const editor = () => require('./editor') as typeof import('./editor');
