@@ -7,7 +7,8 @@
  * queue; replies pile up until they are read. So at most `window` requests are unanswered at any
  * time, and the receive buffer is sized for that many replies. Should the kernel still drop
  * replies, the transport says when a send's replies have all been read ("drained"): a request of
- * that send still unanswered lost its reply, and fails with ENOBUFS. Nothing hangs.
+ * that send still unanswered lost its reply (a dump: got nothing at all), and fails with ENOBUFS.
+ * Nothing hangs.
  *
  * Dumps interrupted by a concurrent change (NLM_F_DUMP_INTR) are sent again, up to
  * DUMP_RETRIES times, then fail with EINTR.
@@ -67,6 +68,8 @@ interface Pending {
   cb: ReplyCallback;
   /** A dump's parts go here as they arrive (in order with notifications) instead of into `parts`. */
   onPart?: (m: NetlinkMessage) => void;
+  /** A dump has had a message of its own (the kernel started it). */
+  started?: boolean;
 }
 
 const MAX_SEND_BYTES = 64 * 1024;
@@ -261,8 +264,10 @@ export class NetlinkSocket extends EventEmitter {
 
   private drained(sendId: number): void {
     // sendIds wrap at 2^32: compare as a distance.
+    // A dump the kernel started has put its first part on the queue inside sendmsg(), so a
+    // drained dump with nothing of its own was refused (its error dropped with the queue full).
     for (const p of [...this.inflight.values()])
-      if (!p.dump && ((sendId - p.sendId) | 0) >= 0)
+      if ((!p.dump || !p.started) && ((sendId - p.sendId) | 0) >= 0)
         this.settle(p, new NetlinkError(105, label(p.op), 'the kernel dropped the reply: receive queue full (ENOBUFS)'));
     this.flush();
   }
@@ -313,6 +318,7 @@ export class NetlinkSocket extends EventEmitter {
       if (m.seq === 0 || m.port === 0) this.emit('notification', m);
       return;
     }
+    p.started = true;
     if (m.type === NLMSG_DONE) {
       const ack = decodeAck(m);
       if (ack.errno) return this.settle(p, new NetlinkError(ack.errno, label(p.op), ack.extack));
@@ -331,7 +337,7 @@ export class NetlinkSocket extends EventEmitter {
     }
     this.inflight.delete(p.seq);
     this.dumpInFlight = false;
-    this.queue.splice(this.queueHead, 0, { ...p, seq: 0, parts: undefined, tries: p.tries + 1 });
+    this.queue.splice(this.queueHead, 0, { ...p, seq: 0, parts: undefined, started: false, tries: p.tries + 1 });
     this.scheduleFlush();
   }
 }

@@ -115,6 +115,9 @@ const KINDS: { [O in WatchObject]: Kind<O> } = {
   },
 };
 
+/** A dump that failed only because the kernel was busy: ENOBUFS (queue full) or EINTR (interrupted again and again). */
+const isGap = (e: unknown): boolean => [105, 4].includes((e as { errno?: number }).errno ?? 0);
+
 /** What a sync of one object kind has seen so far. */
 interface Sync {
   object: WatchObject;
@@ -218,38 +221,60 @@ export class Watcher extends EventEmitter {
     if (!this.syncing) void this.resync(true).catch((e) => this.listenerCount('error') && this.emit('error', e));
   }
 
-  /** Dumps every watched kind on the watcher's socket, in order with notifications. */
+  /** Dumps every watched kind, again while gaps keep coming; `marked`: its events are a resync's. */
   private resync(marked: boolean): Promise<void> {
+    let finished = false;
     const run = async () => {
-      do {
-        this.gap = false;
-        if (marked) this.resyncs++;
-        for (const object of this.objects) {
-          for (const req of KINDS[object].dump()) {
-            const sync: Sync = { object, resync: marked, seen: new Set(), touched: new Set(), started: false };
-            this.sync = sync;
-            try {
-              await new Promise<void>((resolve, reject) =>
-                this.socket.send(
-                  req.encode(NO_CONTEXT),
-                  req.op,
-                  true,
-                  (err) => (err ? reject(err) : resolve()),
-                  (m) => this.dumped(sync, m),
-                ),
-              );
-            } finally {
-              this.sync = undefined;
-            }
-            this.sweep(sync, req);
-          }
-        }
-        if (marked) this.emit('resync', this.resyncs);
-        marked = true;
-      } while (this.gap && !this.closed);
+      try {
+        do {
+          this.gap = false;
+          const whole = await this.pass(marked);
+          if (marked && whole) this.emit('resync', ++this.resyncs);
+          // The first snapshot stays quiet (unmarked) until one pass is whole.
+          if (whole) marked = true;
+        } while (this.gap && !this.closed);
+      } finally {
+        // In the same turn as the last look at `gap`: a drop reported from now on starts a new sync.
+        this.syncing = undefined;
+        finished = true;
+      }
     };
-    this.syncing = run().finally(() => (this.syncing = undefined));
-    return this.syncing;
+    const p = run();
+    if (!finished) this.syncing = p;
+    return p;
+  }
+
+  /**
+   * One dump of every watched kind on the watcher's socket, in order with notifications. False
+   * when the kernel refused a dump: it could not start one with our queue full (ENOBUFS), or
+   * changes kept interrupting it (EINTR). That is one more gap: the caller dumps everything again.
+   */
+  private async pass(marked: boolean): Promise<boolean> {
+    for (const object of this.objects) {
+      for (const req of KINDS[object].dump()) {
+        const sync: Sync = { object, resync: marked, seen: new Set(), touched: new Set(), started: false };
+        this.sync = sync;
+        try {
+          await new Promise<void>((resolve, reject) =>
+            this.socket.send(
+              req.encode(NO_CONTEXT),
+              req.op,
+              true,
+              (err) => (err ? reject(err) : resolve()),
+              (m) => this.dumped(sync, m),
+            ),
+          );
+        } catch (e) {
+          if (!isGap(e) || this.closed) throw e;
+          this.gap = true;
+          return false;
+        } finally {
+          this.sync = undefined;
+        }
+        this.sweep(sync, req);
+      }
+    }
+    return true;
   }
 
   private decode<O extends WatchObject>(object: O, m: NetlinkMessage): StateOf[O] | undefined {
