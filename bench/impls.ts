@@ -19,6 +19,12 @@ export interface Setup {
   /** Bridge of each tap. */
   bridgeOf: (i: number) => string;
   bridges: string[];
+  /**
+   * Watch the event loop while measuring (default true). Its 1 ms timer wakes the JS thread
+   * about once per millisecond, which costs that thread some 2 us per operation in the long
+   * phases: the churn measures the loop in some reps and the JS thread's CPU in the others.
+   */
+  watchLoop?: boolean;
 }
 
 /** What an implementation measured about one phase itself (the caller times it otherwise). */
@@ -54,15 +60,16 @@ function jsThreadNs(): number | undefined {
 }
 
 /**
- * Runs `work` (N operations) and measures it from inside the process: wall time, the
- * event-loop delay (max, p99) while it ran, and the CPU per operation. The CPU is
- * process.cpuUsage(), user + system, for the whole process: every thread, and the kernel's own
- * time inside sendmsg() on the JS thread (rtnetlink runs the requests there), not JS alone.
- * jsThreadUsPerOp is the main thread's alone (/proc/self/task/PID/schedstat: user + kernel).
+ * Runs `work` (N operations) and measures it from inside the process: wall time, and either the
+ * event-loop delay (max, p99) while it ran (watchLoop) or the CPU per operation (otherwise, so
+ * that the loop monitor's own timer is not counted). The CPU is jsThreadUsPerOp, the JS thread's
+ * own (/proc/self/task/PID/schedstat: user + kernel, so its syscalls too), and cpuUsPerOp,
+ * process.cpuUsage() user + system: the whole process, every thread, including the socket's
+ * thread and the kernel's work inside its sendmsg() (rtnetlink runs the requests there).
  */
-export async function measured(n: number, work: () => Promise<void>): Promise<PhaseReport> {
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
+export async function measured(n: number, work: () => Promise<void>, watchLoop = true): Promise<PhaseReport> {
+  const h = watchLoop ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
+  h?.enable();
   const thread0 = jsThreadNs();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
@@ -70,16 +77,17 @@ export async function measured(n: number, work: () => Promise<void>): Promise<Ph
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   const thread1 = jsThreadNs();
+  if (!h) {
+    return {
+      ms,
+      cpuUsPerOp: (cpu.user + cpu.system) / n,
+      ...(thread0 !== undefined && thread1 !== undefined ? { jsThreadUsPerOp: (thread1 - thread0) / 1e3 / n } : {}),
+    };
+  }
   // A block at the very end is recorded when the histogram's timer next fires: let it.
   await new Promise((r) => setTimeout(r, 3));
   h.disable();
-  return {
-    ms,
-    loopMaxMs: h.max / 1e6,
-    loopP99Ms: h.count ? h.percentile(99) / 1e6 : 0,
-    cpuUsPerOp: (cpu.user + cpu.system) / n,
-    ...(thread0 !== undefined && thread1 !== undefined ? { jsThreadUsPerOp: (thread1 - thread0) / 1e3 / n } : {}),
-  };
+  return { ms, loopMaxMs: h.max / 1e6, loopP99Ms: h.count ? h.percentile(99) / 1e6 : 0 };
 }
 
 export const PORTS_PER_BRIDGE = 1000;
@@ -132,11 +140,15 @@ export function hostwireBatch(): Impl {
     },
     async run(phase, s) {
       const batch = phaseOps(phase, s.taps, s.bridgeOf);
-      return measured(batch.length, async () => {
-        const r = await runBatch(h, batch, { onError: 'stop' });
-        const bad = r.results.find((x): x is { ok: false; error: Error } => !x.ok);
-        if (bad) throw bad.error;
-      });
+      return measured(
+        batch.length,
+        async () => {
+          const r = await runBatch(h, batch, { onError: 'stop' });
+          const bad = r.results.find((x): x is { ok: false; error: Error } => !x.ok);
+          if (bad) throw bad.error;
+        },
+        s.watchLoop ?? true,
+      );
     },
     close: () => h.close(),
   };

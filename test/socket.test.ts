@@ -1,7 +1,7 @@
 /** The socket layer with the exported fake transport: window, ordering, dumps, ENOBUFS, DUMP_INTR. No root. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DUMP_RETRIES, NetlinkSocket, readRecords } from '../src/rtnl/socket';
+import { DEFAULT_WINDOW, DUMP_RETRIES, NetlinkSocket, SEND_REQUESTS, readRecords } from '../src/rtnl/socket';
 import { NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, RTM_GETLINK, RTM_NEWLINK } from '../src/rtnl/constants';
 import { MessageWriter, type NetlinkMessage } from '../src/rtnl/wire';
 import { ack, done, error, fakeTransport, reply } from '../src/rtnl/testing';
@@ -24,6 +24,22 @@ test('never more than `window` requests unanswered; the rest go out as answers c
   assert.is(k.requests.length, 10);
   assert.equal(await Promise.all(all), Array(10).fill([]));
   for (const r of k.requests) assert.is(r.data.length % 4, 0, 'padded');
+});
+
+test('by default a send carries at most SEND_REQUESTS requests, and DEFAULT_WINDOW (several sends) are unanswered at once', async () => {
+  const k = fakeTransport(ack, { manual: true });
+  const s = new NetlinkSocket(k.factory);
+  const all = Array.from({ length: 3000 }, (_, i) => s.request(get(), `op${i}`));
+  await tick();
+  assert.is(k.requests.length, DEFAULT_WINDOW, 'the window is full');
+  assert.is(k.sends, DEFAULT_WINDOW / SEND_REQUESTS, 'in sends of SEND_REQUESTS each');
+  while (k.requests.length < 3000) {
+    k.flush();
+    await tick();
+  }
+  k.flush();
+  assert.is((await Promise.all(all)).length, 3000);
+  assert.is(k.sends, Math.ceil(3000 / SEND_REQUESTS));
 });
 
 test('replies lost to a full queue: ENOBUFS for exactly those requests, and the socket goes on', async () => {

@@ -34,6 +34,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -150,7 +151,17 @@ void IoLoop(std::shared_ptr<Shared> s) {
       if (s->stop) return;
       sends.swap(s->sendq);
     }
-    for (auto& [id, bytes] : sends) {
+    bool deferred = false;
+    for (auto it = sends.begin(); it != sends.end(); ++it) {
+      if (s->held) {
+        // JS has a receive buffer's worth still to take: send nothing more until it has, so
+        // replies never pile up in the kernel's queue (the wake-up that says so comes below).
+        std::lock_guard<std::mutex> lock(s->mu);
+        s->sendq.insert(s->sendq.begin(), std::make_move_iterator(it), std::make_move_iterator(sends.end()));
+        deferred = true;
+        break;
+      }
+      auto& [id, bytes] = *it;
       sockaddr_nl dst{};
       dst.nl_family = AF_NETLINK;
       iovec iov{bytes.data(), bytes.size()};
@@ -168,11 +179,11 @@ void IoLoop(std::shared_ptr<Shared> s) {
       }
       lastSent = id;
       // Read what this send produced before the next one, so replies never pile up beyond one
-      // send's worth (the window in socket.ts bounds that).
+      // send's worth (socket.ts bounds a send's requests).
       if (drain()) record(kRecDrained, lastSent, nullptr, 0);
       publish();
     }
-    if (!sends.empty()) continue;  // look for more sends before sleeping
+    if (!sends.empty() && !deferred) continue;  // look for more sends before sleeping
 
     // Held back: only a wake-up (JS took the inbox, a send, stop) is waited for.
     pollfd fds[2] = {{s->fd, static_cast<short>(s->held ? 0 : POLLIN), 0}, {s->wake, POLLIN, 0}};
@@ -425,7 +436,10 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     Napi::HandleScope scope(env);
     Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, pending_.data() + pendingOff_, end - pendingOff_);
     pendingOff_ = end;
-    if (pendingOff_ < pending_.size() && shared_->async != nullptr) uv_async_send(shared_->async);
+    // Again next turn while anything waits: the rest of pending_, or records the thread put in
+    // the inbox meanwhile (its own uv_async_send may have merged with this callback's, and this
+    // callback did not take the inbox while pending_ lasted).
+    if ((pendingOff_ < pending_.size() || shared_->inboxBytes.load() > 0) && shared_->async != nullptr) uv_async_send(shared_->async);
     onRecords_.MakeCallback(Value(), {buf}, *context_);
     if (env.IsExceptionPending()) {
       napi_value e = env.GetAndClearPendingException().Value();

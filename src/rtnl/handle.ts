@@ -20,7 +20,7 @@ import {
   RTM_NEWROUTE,
 } from './constants';
 import { NetlinkError } from './errors';
-import { NetlinkSocket, readRecords, type ReplyCallback, type TransportFactory } from './socket';
+import { DEFAULT_WINDOW, NetlinkSocket, SEND_REQUESTS, readRecords, type ReplyCallback, type TransportFactory } from './socket';
 import { decodeLink, decodeLinkBrief, type Link } from './link';
 import type { BridgeOptions } from './kinds/bridge';
 import type { VethOptions } from './kinds/veth';
@@ -69,7 +69,7 @@ export type { LinkChange, VethOptions };
 export interface HandleOptions {
   /** Work in the named namespace (/run/netns/NAME), like `ip -n NAME`. */
   netns?: string;
-  /** Most requests unanswered at once (default 256). */
+  /** Most requests unanswered at once (default 1,024: four sends of 256, see socket.ts). */
   window?: number;
   /** Receive buffer in bytes (default: sized for the window). */
   rcvbuf?: number;
@@ -112,8 +112,8 @@ export function openNetnsFd(name: string): number {
   }
 }
 
-/** The default receive buffer: room for `window` replies of a few KiB each, at least 4 MiB. */
-export const rcvbufFor = (window: number) => Math.max(4 << 20, window * 16 * 1024);
+/** The default receive buffer: room for one send's replies (at most `window`) of a few KiB each, at least 4 MiB. */
+export const rcvbufFor = (window: number) => Math.max(4 << 20, Math.min(window, SEND_REQUESTS) * 16 * 1024);
 
 /**
  * An rtnetlink socket in the namespace the options name (the current one by default), on the
@@ -123,7 +123,7 @@ export function openSocket(
   options: Pick<HandleOptions, 'netns' | 'window' | 'rcvbuf' | 'transport'> & { nsPath?: string } = {},
 ): NetlinkSocket {
   const netns = options.netns === undefined ? undefined : checkNetnsName(options.netns);
-  const window = options.window ?? 256;
+  const window = options.window ?? DEFAULT_WINDOW;
   const factory: TransportFactory =
     options.transport ??
     ((sink) => {
@@ -171,7 +171,7 @@ export class Handle {
 
   constructor(options: HandleOptions = {}) {
     if (options.netns !== undefined) this.netns = checkNetnsName(options.netns);
-    const window = options.window ?? 256;
+    const window = options.window ?? DEFAULT_WINDOW;
     this.onDecodeError = options.onDecodeError ?? ((e) => process.emitWarning(e));
     if (this.netns !== undefined && !options.transport) this.nsFd = openNetnsFd(this.netns);
     try {

@@ -4,8 +4,11 @@
  * see testing.ts). Pure bookkeeping: no message knows its meaning here.
  *
  * Why a window: the kernel runs a request inside sendmsg() and queues its reply on our receive
- * queue; replies pile up until they are read. So at most `window` requests are unanswered at any
- * time, and the receive buffer is sized for that many replies. Should the kernel still drop
+ * queue; replies pile up until they are read. One sendmsg carries at most SEND_REQUESTS requests,
+ * and the socket's thread reads every reply of a send before it makes the next, so the receive
+ * queue never holds more than one send's replies; at most `window` requests (several sends) are
+ * unanswered at any time, so the socket's thread always has the next send at hand while JS takes
+ * the replies of the last: the two work at once, as a pipeline. Should the kernel still drop
  * replies, the transport says when a send's replies have all been read ("drained"): a request of
  * that send still unanswered lost its reply (a dump: got nothing at all), and fails with ENOBUFS.
  * Nothing hangs.
@@ -45,9 +48,14 @@ export interface Transport {
 export type TransportFactory = (sink: TransportSink) => Transport;
 
 export interface SocketOptions {
-  /** Most requests unanswered at once (default 256). */
+  /** Most requests unanswered at once (default DEFAULT_WINDOW). */
   window?: number;
 }
+
+/** Most requests in one sendmsg(): the replies the receive queue holds at most (see above). */
+export const SEND_REQUESTS = 256;
+/** Most requests unanswered at once by default: four sends. */
+export const DEFAULT_WINDOW = 4 * SEND_REQUESTS;
 
 /** Called once with the request's reply messages ([] for an ACK), or its error. */
 export type ReplyCallback = (err: NetlinkError | null, msgs: NetlinkMessage[]) => void;
@@ -107,7 +115,7 @@ export class NetlinkSocket extends EventEmitter {
 
   constructor(factory: TransportFactory, options: SocketOptions = {}) {
     super();
-    this.window = Math.max(1, options.window ?? 256);
+    this.window = Math.max(1, options.window ?? DEFAULT_WINDOW);
     this.transport = factory({
       datagram: (buf, start, end) => this.datagram(buf, start, end),
       error: (errno) => this.recvError(errno),
@@ -153,9 +161,9 @@ export class NetlinkSocket extends EventEmitter {
     if (!dump) msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST | NLM_F_ACK, 6);
     else msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST, 6);
     this.queue.push({ seq: 0, op, dump, msg, sendId: 0, tries: 0, cb, onPart });
-    // A whole window waiting and nothing in flight: send it now, so the kernel (on the socket's
+    // A whole send's worth waiting and room for it: send it now, so the kernel (on the socket's
     // thread) starts while the caller goes on queueing; otherwise at the end of this tick.
-    if (this.inflight.size === 0 && this.queue.length - this.queueHead >= this.window) this.flush();
+    if (this.queue.length - this.queueHead >= SEND_REQUESTS && this.inflight.size + SEND_REQUESTS <= this.window) this.flush();
     else this.scheduleFlush();
   }
 
@@ -205,7 +213,7 @@ export class NetlinkSocket extends EventEmitter {
         const p = this.queue[this.queueHead];
         // One dump at a time per socket (the kernel answers EBUSY otherwise); order is kept.
         if (p.dump && (this.dumpInFlight || batch.some((b) => b.dump))) break;
-        if (batch.length && bytes + p.msg.length > MAX_SEND_BYTES) break;
+        if (batch.length && (bytes + p.msg.length > MAX_SEND_BYTES || batch.length >= SEND_REQUESTS)) break;
         this.queueHead++;
         batch.push(p);
         bytes += p.msg.length;
