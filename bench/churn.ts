@@ -21,6 +21,7 @@ import { runBatch, type BatchOp } from '../src/rtnl/batch';
 import { PHASES, phaseOps, hostwireBatch, hostwireSerial, ipBatch, ipPerOp, type Impl, type Phase, type PhaseReport, setup } from './impls';
 import { cImpl } from './cref';
 import { chart } from './svg';
+import { option } from './args';
 
 interface Result {
   impl: string;
@@ -40,10 +41,7 @@ const C_VARIANTS = ['pipelined', 'getlink', 'getlink-create'];
 const isC = (impl: string) => impl.startsWith('c-');
 
 function args(argv: string[]) {
-  const get = (k: string, d?: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : d;
-  };
+  const get = (k: string, d?: string) => option(argv, k, d);
   const taps = Number(get('--taps', '1000'));
   const reps = Number(get('--reps', '3'));
   const warmup = Number(get('--warmup', '3'));

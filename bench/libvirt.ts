@@ -50,10 +50,7 @@ const r1 = (x: number): number => Math.round(x * 10) / 10;
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 function args(argv: string[]) {
-  const get = (k: string, d?: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : d;
-  };
+  const get = (k: string, d?: string) => option(argv, k, d);
   const reps = Number(get('--reps', '15'));
   const lookups = Number(get('--lookups', '200'));
   if (!Number.isInteger(reps) || reps < 1 || !Number.isInteger(lookups) || lookups < 1)
@@ -129,6 +126,7 @@ for line in sys.stdin:
         out = {"error": str(e)}
     print(json.dumps(out), flush=True)
 `;
+import { option } from './args';
 
 /** A python3 that imports libvirt (Debian's, not a pyenv one); installs python3-libvirt when missing. */
 function pythonWithLibvirt(): string {

@@ -11,12 +11,10 @@ import { spawnSync } from 'child_process';
 import { Handle } from '../src/rtnl/handle';
 import { runBatch } from '../src/rtnl/batch';
 import { PHASES, measured, phaseOps, setup } from './impls';
+import { option } from './args';
 
 function args(argv: string[]) {
-  const get = (k: string, d: string) => {
-    const i = argv.indexOf(k);
-    return Number(i >= 0 ? argv[i + 1] : d);
-  };
+  const get = (k: string, d: string) => Number(option(argv, k, d));
   const o = { taps: get('--taps', '1000'), cycles: get('--cycles', '8'), warmup: get('--warmup', '3'), pause: get('--pause-s', '10') };
   if (![o.taps, o.cycles].every((x) => Number.isInteger(x) && x > 0) || !(o.warmup >= 0 && o.warmup < o.cycles) || !(o.pause >= 0))
     throw new Error('usage: pause [--taps N] [--cycles C] [--warmup W] [--pause-s P]');

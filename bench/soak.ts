@@ -23,6 +23,7 @@ import { Connection } from '../src/libvirt';
 import { attachInterface, detachInterface } from '../src/workflow/domain';
 import { removeDefinitions, vmXml, waitFor } from '../test/helpers/vm';
 import { startLibvirtd, type Libvirtd } from '../test/helpers/libvirtd';
+import { option } from './args';
 
 interface Args {
   minutes: number;
@@ -33,10 +34,7 @@ interface Args {
 }
 
 function args(argv: string[]): Args {
-  const get = (k: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const get = (k: string) => option(argv, k);
   const minutes = Number(get('--minutes') ?? '1');
   const taps = Number(get('--taps') ?? '200');
   if (!(minutes > 0) || !Number.isInteger(taps) || taps < 4)

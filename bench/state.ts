@@ -19,14 +19,12 @@ import { Handle } from '../src/rtnl/handle';
 import { runBatch, type BatchOp } from '../src/rtnl/batch';
 import { apply } from '../src/workflow/state';
 import type { StateDocument } from '../src/workflow/state-doc';
+import { option } from './args';
 
 const CLI = path.resolve(__dirname, '..', 'src', 'cli', 'main.js');
 
 function args(argv: string[]) {
-  const get = (k: string, d?: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : d;
-  };
+  const get = (k: string, d?: string) => option(argv, k, d);
   const taps = Number(get('--taps', '1000'));
   const reps = Number(get('--reps', '5'));
   if (!Number.isInteger(taps) || taps < 1 || taps > 1000 || !Number.isInteger(reps) || reps < 1)

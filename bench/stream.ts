@@ -13,12 +13,10 @@
 import { spawn, spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
+import { option } from './args';
 
 function args(argv: string[]) {
-  const get = (k: string, d: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : d;
-  };
+  const get = (k: string, d: string) => option(argv, k, d);
   const n = Number(get('--n', '1000'));
   const reps = Number(get('--reps', '3'));
   if (!Number.isInteger(n) || n < 1 || !Number.isInteger(reps) || reps < 1)

@@ -17,6 +17,7 @@ import { runBatch } from '../src/rtnl/batch';
 import { Handle } from '../src/rtnl/handle';
 import { Watcher, type WatchEvent } from '../src/rtnl/watch';
 import { PHASES, PORTS_PER_BRIDGE, phaseOps } from './impls';
+import { option } from './args';
 
 const TARGET_P99_MS = 20;
 const log = (s: string): void => void process.stderr.write(s + '\n');
@@ -27,10 +28,7 @@ const median = (xs: number[]): number => {
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 
 function args(argv: string[]) {
-  const get = (k: string, d?: string) => {
-    const i = argv.indexOf(k);
-    return i >= 0 ? argv[i + 1] : d;
-  };
+  const get = (k: string, d?: string) => option(argv, k, d);
   const taps = Number(get('--taps', '5000'));
   const reps = Number(get('--reps', '3'));
   if (!Number.isInteger(taps) || taps < 1 || !Number.isInteger(reps) || reps < 1)
