@@ -66,9 +66,13 @@ function main(): void {
   const o = args(process.argv.slice(2));
   type Phases = Record<string, { ms: number; us: number; faults: number }>;
   const run = (pause: number): Phases => {
-    const r = spawnSync(process.execPath, [__filename, 'child', String(o.taps), String(o.cycles), String(o.warmup), String(pause)], {
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      [...process.execArgv, __filename, 'child', String(o.taps), String(o.cycles), String(o.warmup), String(pause)],
+      {
+        encoding: 'utf8',
+      },
+    );
     if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
     return JSON.parse(r.stdout) as Phases;
   };

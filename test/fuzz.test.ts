@@ -132,6 +132,30 @@ const links = linkBodies();
 
 fuzz('decodeLink', links, (b) => decodeLink(b), 1);
 fuzz('decodeLinkBrief', links, (b) => decodeLinkBrief(msg(RTM_NEWLINK, b)), 2);
+test('decodeLinkBrief (read in place) agrees with decodeLink on name and group, for every input both accept', () => {
+  const r = rng(12);
+  let compared = 0;
+  for (let i = 0; i < 20000; i++) {
+    const b = mutate(links[i % links.length], r);
+    let full: { index: number; name: string; group?: number } | undefined;
+    let brief: { index: number; name: string; group: number } | undefined;
+    try {
+      full = decodeLink(b);
+    } catch {
+      full = undefined;
+    }
+    try {
+      brief = decodeLinkBrief(msg(RTM_NEWLINK, b));
+    } catch {
+      brief = undefined;
+    }
+    if (!full || !brief) continue;
+    compared++;
+    assert.equal([brief.index, brief.name, brief.group], [full.index, full.name, full.group ?? 0], b.toString('hex'));
+  }
+  assert.ok(compared > 1000, `compared ${compared}`);
+});
+
 fuzz(
   'decodeAddress',
   [addressAdd(3, { cidr: '10.0.0.1/24', broadcast: '+', label: 'eth0' }), addressAdd(3, 'fd00::1/64')].map((q) =>

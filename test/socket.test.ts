@@ -57,6 +57,32 @@ test('replies lost to a full queue: ENOBUFS for exactly those requests, and the 
   assert.equal(await s.request(get(), 'again'), []);
 });
 
+test('lost replies over several sends in flight: ENOBUFS for exactly those, each when its own send drains', async () => {
+  let n = 0;
+  // Requests 5 (first send) and 700 (third send) lose their replies; four sends are in flight at once.
+  const lost = new Set([5, 700]);
+  const k = fakeTransport((req) => (lost.has(n++) ? null : ack(req)), { manual: true });
+  const s = new NetlinkSocket(k.factory);
+  const outcome: string[] = [];
+  const all = Array.from({ length: 1000 }, (_, i) =>
+    s.request(get(), `op${i}`).then(
+      () => (outcome[i] = 'ok'),
+      (e: { code: string }) => (outcome[i] = e.code),
+    ),
+  );
+  await tick();
+  assert.ok(k.sends >= 3, 'several sends in flight');
+  while (outcome.filter(Boolean).length < 1000) {
+    k.flush();
+    await tick();
+  }
+  await Promise.all(all);
+  assert.equal(
+    outcome.flatMap((o, i) => (o === 'ok' ? [] : [`${i}:${o}`])),
+    ['5:ENOBUFS', '700:ENOBUFS'],
+  );
+});
+
 test('a dump the kernel refused with the queue full, its error dropped too: ENOBUFS when drained, not a hang', async () => {
   let first = true;
   // The first dump gets nothing back at all; a started one always has its first part queued.

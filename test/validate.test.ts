@@ -23,7 +23,20 @@ test('interface names: 1-15 bytes, no slash, colon, whitespace or control charac
     code(() => checkIfName('abcdefghijklmno')),
     'ok',
   );
-  for (const bad of ['', 'abcdefghijklmnop', 'a/b', 'a b', 'a:b', '.', '..', 'x\n', 'é'.repeat(8), "x'/><y"])
+  // ASCII is checked by code point, the rest by the Unicode regex: both sides of that split.
+  for (const good of ['é0', 'ünïcode', 'a-b_c.d@e', '~'])
+    assert.is(
+      code(() => checkIfName(good)),
+      'ok',
+      JSON.stringify(good),
+    );
+  for (const bad of ['', 'abcdefghijklmnop', 'a/b', 'a b', 'a:b', '.', '..', 'x\n', 'x\t', '\x7f', '\0', 'é'.repeat(8)])
+    assert.is(
+      code(() => checkIfName(bad)),
+      'EINVALIDNAME',
+      JSON.stringify(bad),
+    );
+  for (const bad of ["x'/><y", 'é/', 'é:', 'é\u00a0', 'é\u2028', 'x\u0085', '\u3000'])
     assert.is(
       code(() => checkIfName(bad)),
       'EINVALIDNAME',

@@ -5,7 +5,7 @@ import { MessageWriter, decodeAck, encodeMessage } from '../src/rtnl/wire';
 import { IFLA_INFO_KIND, IFLA_LINKINFO, NLMSG_ERROR, NLM_F_ACK_TLVS, NLM_F_CAPPED, RTM_NEWLINK } from '../src/rtnl/constants';
 import { decodeBridgeData } from '../src/rtnl/kinds/bridge';
 import { decodeTunData } from '../src/rtnl/kinds/tun';
-import { linkCreate, NO_CONTEXT } from '../src/rtnl/request';
+import { linkCreate, linkSet, NO_CONTEXT, type LinkChange } from '../src/rtnl/request';
 import { errnoName } from '../src/rtnl/errors';
 
 const attr = (type: number, data: Buffer) => {
@@ -21,6 +21,45 @@ test('MessageWriter pads attributes to 4 bytes and sets NLA_F_NESTED on nests', 
     .finish()
     .subarray(16);
   assert.is(nested.toString('hex'), '0c001280' + '08000100' + Buffer.from('veth').toString('hex'));
+});
+
+test('string attributes: ASCII copied byte by byte, anything else through Buffer.write, same bytes', () => {
+  for (const v of ['', 'eth0', 'bröd', '日本', 'x'.repeat(64), 'y'.repeat(65), 'z'.repeat(300)]) {
+    const got = new MessageWriter(0, 0, 16).string(IFLA_INFO_KIND, v).finish().subarray(16);
+    const body = Buffer.from(v + '\0');
+    const want = Buffer.alloc(4 + ((body.length + 3) & ~3));
+    want.writeUInt16LE(4 + body.length, 0);
+    want.writeUInt16LE(IFLA_INFO_KIND, 2);
+    body.copy(want, 4);
+    assert.is(got.toString('hex'), want.toString('hex'), JSON.stringify(v));
+  }
+});
+
+test('linkSet sizes its message exactly: the buffer is the message, nothing to trim or regrow', () => {
+  const ctx = { ...NO_CONTEXT, known: (n: string) => (n === 'br0' ? 7 : undefined), netnsFd: () => 9 };
+  const changes: LinkChange[] = [
+    { up: true },
+    { master: 'br0' },
+    { master: null, mtu: 1400, group: 3 },
+    { name: 'new0' },
+    { address: '02:00:00:00:00:01', alias: 'vm é', netns: 'x' },
+  ];
+  for (const dev of ['tap0', 12])
+    for (const c of changes) {
+      if (c.name !== undefined && typeof dev === 'string') continue; // a rename by name needs the index resolved
+      const req = linkSet(dev, c);
+      const sizes: number[] = [];
+      const allocUnsafe = Buffer.allocUnsafe;
+      Buffer.allocUnsafe = (n: number) => (sizes.push(n), allocUnsafe(n));
+      let m: Buffer;
+      try {
+        m = req.encode(ctx);
+      } finally {
+        Buffer.allocUnsafe = allocUnsafe;
+      }
+      assert.is(m.readUInt32LE(0), m.length, JSON.stringify([dev, c]));
+      assert.equal(sizes, [m.length], `one buffer of exactly the message: ${JSON.stringify([dev, c])}`);
+    }
 });
 
 test('every message is padded to 4 bytes, so several can share one datagram', () => {

@@ -157,7 +157,7 @@ export function buildOp(o: BatchOp, rollback = false): Built {
     case 'setLink': {
       const req = linkSet(o.dev, o.change);
       const revert = o.revert === undefined ? undefined : checkLinkChange(o.revert);
-      return { kind: 'set', req, dev: o.dev, change: checkLinkChange(o.change), revert };
+      return { kind: 'set', req, dev: o.dev, change: req.change, revert };
     }
     case 'setType': {
       const req = linkSetType(o.dev, o.kind, o.options);
@@ -288,15 +288,17 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
       return fd;
     },
   };
+  // One callback for every plain send, told its operation by the tag: no closure per operation.
+  const replied = (err: NetlinkError | null, _msgs: unknown, i: number) => {
+    if (err) {
+      results[i] = { ok: false, error: err };
+      failed = true;
+    } else results[i] = { ok: true };
+    done();
+  };
   const sendOne = (i: number, req: Request) => {
     inflight++;
-    h.queue(req, ctx, (err: NetlinkError | null) => {
-      if (err) {
-        results[i] = { ok: false, error: err };
-        failed = true;
-      } else results[i] = { ok: true };
-      done();
-    });
+    h.queue(req, ctx, replied, i);
   };
   const resolve = async (name: string): Promise<void> => {
     if (index.has(name)) return;
@@ -354,7 +356,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
               if (!then || m instanceof Error) continue;
               const req = linkSet(m.index, then, describeChange(m.name, then));
               try {
-                for (const n of req.needs) if (!index.has(n)) await resolve(n);
+                for (let k = 0; k < req.needs.length; k++) if (!index.has(req.needs[k])) await resolve(req.needs[k]);
               } catch (e) {
                 results[first + k] = { ok: false, error: e as Error };
                 failed = true;
@@ -372,7 +374,8 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             break;
           }
           case 'create':
-            for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
+            // Indexed, not for-of: no iterator per operation. No await when known: one tick, one sendmsg.
+            for (let k = 0; k < b.req.needs.length; k++) if (!index.has(b.req.needs[k])) await resolve(b.req.needs[k]);
             if (halted(i, i + 1)) break;
             forget(b.name, b.peer);
             if (b.alias === undefined) {
@@ -425,7 +428,8 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             break;
           case 'set': {
             const { dev, change } = b;
-            for (const n of b.req.needs) if (!index.has(n)) await resolve(n); // no await when known: one tick, one sendmsg
+            // Indexed, not for-of: no iterator per operation. No await when known: one tick, one sendmsg.
+            for (let k = 0; k < b.req.needs.length; k++) if (!index.has(b.req.needs[k])) await resolve(b.req.needs[k]);
             if (typeof dev === 'string' && (change.netns !== undefined || (options.rollback && !b.revert)) && !index.has(dev))
               await resolve(dev);
             if (options.rollback && b.revert) {
@@ -460,7 +464,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             break;
           }
           case 'other':
-            for (const n of b.req.needs) if (!index.has(n)) await resolve(n);
+            for (let k = 0; k < b.req.needs.length; k++) if (!index.has(b.req.needs[k])) await resolve(b.req.needs[k]);
             sendOne(i, b.req);
             if (options.rollback && b.undo) {
               const undoReq = b.undo;
@@ -542,7 +546,11 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
  * state has it. (Neighbour and FDB changes are left as ENOBUFS: unknown.)
  */
 async function settleLostReplies(h: Handle, built: Array<Built | undefined>, results: Array<BatchResult | undefined>): Promise<void> {
-  const lost = results.flatMap((r, i) => (r && !r.ok && (r.error as { code?: string }).code === 'ENOBUFS' && built[i] ? [i] : []));
+  const lost: number[] = [];
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
+    if (r && !r.ok && (r.error as { code?: string }).code === 'ENOBUFS' && built[i]) lost.push(i);
+  }
   if (!lost.length) return;
   let links: Link[];
   try {

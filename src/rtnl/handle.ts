@@ -232,11 +232,12 @@ export class Handle {
 
   /**
    * Encodes a request with the given context and queues it at once (call order is wire order);
-   * `cb` gets the kernel's answer. No promise per request: for pipelines such as runBatch. The
-   * caller resolves what the request needs (`needs`, `netns`) through `ctx`.
+   * `cb` gets the kernel's answer and `tag` (one callback may serve many requests). No promise
+   * per request: for pipelines such as runBatch. The caller resolves what the request needs
+   * (`needs`, `netns`) through `ctx`.
    */
-  queue(req: Request, ctx: EncodeContext, cb: ReplyCallback): void {
-    this.socket.send(req.encode(ctx), req, req.dump, cb);
+  queue(req: Request, ctx: EncodeContext, cb: ReplyCallback, tag = 0): void {
+    this.socket.send(req.encode(ctx), req, req.dump, cb, undefined, tag);
   }
 
   /**

@@ -14,7 +14,7 @@ import {
 } from './constants';
 import { formatMac, nameOf, table } from './attrs';
 import { decodeInfoData, decodeSlaveData } from './kinds';
-import { DecodeError, cString, eachAttr, need, type NetlinkMessage } from './wire';
+import { DecodeError, cString, eachAttr, need, scanAttrs, type NetlinkMessage } from './wire';
 
 /** The top-level IFLA_* attributes (linux/if_link.h), in the kernel's enum order from 1. */
 export const IFLA = table('IFLA_', [
@@ -162,11 +162,18 @@ export function decodeLinkBrief(msg: NetlinkMessage): LinkBrief {
   const d = msg.data;
   if (d.length < 16) throw new DecodeError(`${d.length} bytes where 16 are needed`, 0, 'ifinfomsg');
   const out: LinkBrief = { index: d.readInt32LE(4), name: '', group: 0 };
-  eachAttr(
-    d.subarray(16),
-    (type, v) => {
-      if (type === 3) out.name = cString(v);
-      else if (type === 27) out.group = u32(v, type);
+  // In place (scanAttrs): a dump of thousands of links, two attributes read of each.
+  scanAttrs(
+    d,
+    16,
+    (type, start, end) => {
+      if (type === 3) {
+        const z = d.indexOf(0, start);
+        out.name = d.toString('utf8', start, z < 0 || z > end ? end : z);
+      } else if (type === 27) {
+        if (end - start < 4) throw new DecodeError(`${end - start} bytes where 4 are needed`, 0, iflaName(type));
+        out.group = d.readUInt32LE(start);
+      }
     },
     iflaName,
   );

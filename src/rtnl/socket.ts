@@ -57,8 +57,11 @@ export const SEND_REQUESTS = 256;
 /** Most requests unanswered at once by default: four sends. */
 export const DEFAULT_WINDOW = 4 * SEND_REQUESTS;
 
-/** Called once with the request's reply messages ([] for an ACK), or its error. */
-export type ReplyCallback = (err: NetlinkError | null, msgs: NetlinkMessage[]) => void;
+/**
+ * Called once with the request's reply messages ([] for an ACK), or its error, and the tag the
+ * request was sent with (one callback can then serve a whole batch: no closure per request).
+ */
+export type ReplyCallback = (err: NetlinkError | null, msgs: NetlinkMessage[], tag: number) => void;
 
 /** What a request is called in errors: a string, or an object whose `op` is computed on demand (a Request). */
 export type OpLabel = string | { readonly op: string };
@@ -74,6 +77,7 @@ interface Pending {
   /** Reply messages, made on the first one (an ack needs none). */
   parts?: NetlinkMessage[];
   cb: ReplyCallback;
+  tag: number;
   /** A dump's parts go here as they arrive (in order with notifications) instead of into `parts`. */
   onPart?: (m: NetlinkMessage) => void;
   /** A dump has had a message of its own (the kernel started it). */
@@ -151,16 +155,17 @@ export class NetlinkSocket extends EventEmitter {
   }
 
   /** request() with a callback: no promise per request, for batches. Call order is wire order. */
-  send(msg: Buffer, op: OpLabel, dump: boolean, cb: ReplyCallback, onPart?: (m: NetlinkMessage) => void): void {
+  send(msg: Buffer, op: OpLabel, dump: boolean, cb: ReplyCallback, onPart?: (m: NetlinkMessage) => void, tag = 0): void {
     if (this.closed) {
-      cb(new NetlinkError(9 /* EBADF */, label(op), 'socket is closed'), []);
+      cb(new NetlinkError(9 /* EBADF */, label(op), 'socket is closed'), [], tag);
       return;
     }
     if (msg.length < HEADER_LENGTH) throw new RangeError('not a netlink message');
     // A request asks for an ack (a dump ends with NLMSG_DONE instead).
     if (!dump) msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST | NLM_F_ACK, 6);
     else msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_REQUEST, 6);
-    this.queue.push({ seq: 0, op, dump, msg, sendId: 0, tries: 0, cb, onPart });
+    // Every field from the start: one shape for all, nothing added later.
+    this.queue.push({ seq: 0, op, dump, msg, sendId: 0, tries: 0, parts: undefined, cb, tag, onPart, started: false });
     // A whole send's worth waiting and room for it: send it now, so the kernel (on the socket's
     // thread) starts while the caller goes on queueing; otherwise at the end of this tick.
     if (this.queue.length - this.queueHead >= SEND_REQUESTS && this.inflight.size + SEND_REQUESTS <= this.window) this.flush();
@@ -188,7 +193,7 @@ export class NetlinkSocket extends EventEmitter {
     const waiting = [...this.inflight.values(), ...this.queue.slice(this.queueHead)];
     this.inflight.clear();
     this.queue.length = this.queueHead = 0;
-    for (const p of waiting) p.cb(new NetlinkError(9, label(p.op), 'socket closed before the kernel answered'), []);
+    for (const p of waiting) p.cb(new NetlinkError(9, label(p.op), 'socket closed before the kernel answered'), [], p.tag);
   }
 
   private scheduleFlush(): void {
@@ -256,7 +261,7 @@ export class NetlinkSocket extends EventEmitter {
   private settle(p: Pending, err: NetlinkError | null): void {
     if (!this.inflight.delete(p.seq)) return;
     if (p.dump) this.dumpInFlight = false;
-    p.cb(err, err || !p.parts ? [] : p.parts);
+    p.cb(err, err || !p.parts ? [] : p.parts, p.tag);
   }
 
   private recvError(errno: number): void {
@@ -274,9 +279,14 @@ export class NetlinkSocket extends EventEmitter {
     // sendIds wrap at 2^32: compare as a distance.
     // A dump the kernel started has put its first part on the queue inside sendmsg(), so a
     // drained dump with nothing of its own was refused (its error dropped with the queue full).
-    for (const p of [...this.inflight.values()])
-      if ((!p.dump || !p.started) && ((sendId - p.sendId) | 0) >= 0)
+    // `inflight` is in send order (a Map iterates in insertion order, and each send's requests
+    // are inserted as it is made), so the walk stops at the first request of a later send:
+    // usually the first one, every reply of this send having come before the drain.
+    for (const p of this.inflight.values()) {
+      if (((sendId - p.sendId) | 0) < 0) break;
+      if (!p.dump || !p.started)
         this.settle(p, new NetlinkError(105, label(p.op), 'the kernel dropped the reply: receive queue full (ENOBUFS)'));
+    }
     this.flush();
   }
 
