@@ -209,11 +209,30 @@ export function parse<S extends Spec>(spec: S, words: readonly string[], o: Pars
   }
 }
 
+/** A declaration's keys, its spellings and its positional slots, worked out once per declaration (`batch -` parses a line each time). */
+interface Layout {
+  keys: string[];
+  byName: Map<string, string>;
+  slots: string[];
+}
+const layouts = new WeakMap<Spec, Layout>();
+
+function layoutOf(spec: Spec): Layout {
+  let l = layouts.get(spec);
+  if (!l) {
+    const keys = Object.keys(spec);
+    const byName = new Map<string, string>();
+    for (const k of keys) for (const n of spec[k].names) byName.set(n, k);
+    layouts.set(spec, (l = { keys, byName, slots: keys.filter((k) => spec[k].kind === 'pos') }));
+  }
+  return l;
+}
+
 function parseWords<S extends Spec>(spec: S, words: readonly string[], o: ParseOptions): { values: Values<S>; rest: string[] } {
-  const keys = Object.keys(spec) as (keyof S & string)[];
-  const byName = new Map<string, keyof S & string>();
-  for (const k of keys) for (const n of spec[k].names) byName.set(n, k);
-  const slots = keys.filter((k) => spec[k].kind === 'pos');
+  const layout = layoutOf(spec);
+  const keys = layout.keys as (keyof S & string)[];
+  const byName = layout.byName as Map<string, keyof S & string>;
+  const slots = layout.slots as (keyof S & string)[];
   const given = new Map<string, { raw: string; name: string }>();
   const bare: string[] = [];
   let optionsEnd = false;

@@ -55,18 +55,64 @@ async function* fileLines(file: string): AsyncGenerator<Line[]> {
   yield text.split('\n').map((t, i): Line => [i + 1, t]);
 }
 
-/** Standard input's lines as they arrive: each yield is every complete line there is by then. */
+/**
+ * Standard input's lines as they arrive: each yield is every complete line there is by then.
+ * Read in flowing mode with one listener (Readable's async iterator costs a read() loop and
+ * several promises per chunk, paid on every line of an agent's stream); reading pauses while
+ * more than READ_AHEAD bytes wait unprocessed, so a large file piped in is not read into memory.
+ */
 async function* stdinLines(): AsyncGenerator<Line[]> {
+  const stdin = process.stdin;
   let n = 0;
   let partial = '';
-  process.stdin.setEncoding('utf8');
-  for await (const chunk of process.stdin as AsyncIterable<string>) {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() as string;
-    if (parts.length) yield parts.map((t): Line => [++n, t]);
+  let waiting: string[] = [];
+  let bytes = 0;
+  let ended = false;
+  let failed: Error | undefined;
+  let wake: (() => void) | undefined;
+  const onData = (chunk: string) => {
+    waiting.push(chunk);
+    bytes += chunk.length;
+    if (bytes > READ_AHEAD) stdin.pause();
+    wake?.();
+  };
+  const onEnd = () => {
+    ended = true;
+    wake?.();
+  };
+  const onError = (e: Error) => {
+    failed = e;
+    wake?.();
+  };
+  stdin.setEncoding('utf8');
+  stdin.on('data', onData).on('end', onEnd).on('error', onError);
+  try {
+    for (;;) {
+      if (!waiting.length && !ended && !failed) await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+      if (failed) throw failed;
+      if (waiting.length) {
+        const text = partial + (waiting.length === 1 ? waiting[0] : waiting.join(''));
+        waiting = [];
+        if (bytes > READ_AHEAD) stdin.resume();
+        bytes = 0;
+        const parts = text.split('\n');
+        partial = parts.pop() as string;
+        if (parts.length) yield parts.map((t): Line => [++n, t]);
+        continue;
+      }
+      if (ended) break;
+    }
+    if (partial) yield [[++n, partial]];
+  } finally {
+    // Done, or stopped at a failure: nothing more is read.
+    stdin.off('data', onData).off('end', onEnd).off('error', onError);
+    stdin.pause();
   }
-  if (partial) yield [[++n, partial]];
 }
+
+/** Unprocessed input read ahead of the lines being run, at most (bytes, roughly). */
+const READ_AHEAD = 1 << 20;
 
 /** Reads, runs and reports the lines; returns the exit code. */
 async function runLines(ctx: CliContext, input: AsyncIterable<Line[]>, force: boolean): Promise<number> {

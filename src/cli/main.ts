@@ -12,7 +12,7 @@
 import { HostwireError } from '../errors';
 import { flag, parse, usageError, usageLine, value } from './args';
 import type { CliContext } from './context';
-import { writeLine } from './output';
+import { exitWhenWritten, writeLine } from './output';
 import { helpLines, verbs } from './verbs';
 
 /** The global options, before the verb (as `ip -n NS -j link show`); --json may also come after it. */
@@ -90,12 +90,10 @@ export function start(argv: string[]): void {
     process.exit(1);
   });
   main(argv).then(
-    (code) => {
-      process.exitCode = code;
-    },
+    (code) => exitWhenWritten(code),
     (e) => {
       reportError(e, false);
-      process.exitCode = 1;
+      exitWhenWritten(1);
     },
   );
 }

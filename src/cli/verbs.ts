@@ -23,7 +23,7 @@ interface Entry {
 }
 
 /** Every noun, in the order of `hostwire help`. */
-export const NOUNS: Readonly<Record<string, Entry>> = {
+export const NOUNS: Readonly<Record<string, Entry>> = memoized({
   link: { section: KERNEL, load: () => (require('./link') as typeof import('./link')).noun },
   bridge: { section: KERNEL, load: () => (require('./bridge') as typeof import('./bridge')).noun },
   tap: { section: KERNEL, load: () => (require('./tap') as typeof import('./tap')).noun },
@@ -43,7 +43,20 @@ export const NOUNS: Readonly<Record<string, Entry>> = {
   net: { section: LIBVIRT, load: () => (require('./net') as typeof import('./net')).noun },
   domain: { section: LIBVIRT, load: () => (require('./domain') as typeof import('./domain')).noun },
   event: { section: LIBVIRT, load: () => (require('./event') as typeof import('./event')).noun },
-};
+});
+
+/**
+ * Each entry's load() run once: a noun is looked up for every line of `batch -`, and a bundled
+ * require() copies the module's exports into a fresh object on every call.
+ */
+function memoized(table: Record<string, Entry>): Record<string, Entry> {
+  return Object.fromEntries(
+    Object.entries(table).map(([name, { section, load }]) => {
+      let noun: Noun | undefined;
+      return [name, { section, load: () => (noun ??= load()) }];
+    }),
+  );
+}
 
 /** The verb a command line names (`link set ...`), and the words after it. Throws EUSAGE. */
 export function lookup(words: readonly string[]): { verb: Verb; rest: string[] } {

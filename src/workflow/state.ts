@@ -199,7 +199,9 @@ export async function apply(h: Handle, desired: unknown, options: ApplyOptions =
 /** The connection a document with networks is applied with (state-networks.ts loads libvirt only then). */
 async function openLibvirt(o: ApplyOptions): Promise<{ connection: import('../libvirt').Connection; close: () => Promise<void> }> {
   if (o.connection) return { connection: o.connection, close: async () => undefined };
-  const { Connection } = require('../libvirt') as typeof import('../libvirt');
+  // The module itself, not the package index: a require() of the index gives a namespace of its
+  // ~800 exports (the generated constants), which the CLI's bundle would build on every start.
+  const { Connection } = require('../libvirt/connection') as typeof import('../libvirt/connection');
   const connection = await Connection.open(o.uri);
   return { connection, close: () => connection.close() };
 }
