@@ -3,7 +3,7 @@
  * process, with P seconds between cycles (the process blocked, as during the churn trial's
  * `ip -batch` runs), against the same cycles without pauses, in two child processes run one after
  * the other. Per phase, medians over the cycles after the first W: wall ms, the JS thread's CPU
- * per operation (its schedstat) and the minor page faults of the phase (process.resourceUsage()).
+ * per operation (its schedstat) and the page faults of the phase, minor/major (process.resourceUsage()).
  *
  *   node dist/bench/pause.js [--taps N] [--cycles C] [--warmup W] [--pause-s P]     (default: 1000, 8, 3, 10)
  */
@@ -25,25 +25,28 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** In a child: the cycles, with `pause` seconds before each; prints one JSON line of per-phase medians. */
 async function child(taps: number, cycles: number, warmup: number, pause: number): Promise<void> {
-  const rows: Record<string, { ms: number[]; us: number[]; faults: number[] }> = {};
+  const rows: Record<string, { ms: number[]; us: number[]; faults: number[]; major: number[] }> = {};
   for (let c = 0; c < cycles; c++) {
     if (pause && c > 0) spawnSync('sleep', [String(pause)]);
     const s = setup(`hwpause${process.pid}${c}`, taps, true);
     const h = new Handle({ netns: s.ns });
     try {
       for (const p of PHASES) {
-        const f0 = process.resourceUsage().minorPageFault;
+        const { minorPageFault: f0, majorPageFault: m0 } = process.resourceUsage();
         const r = await measured(
           taps,
           () => runBatch(h, phaseOps(p, s.taps, s.bridgeOf), { onError: 'stop' }).then(() => undefined),
           false,
         );
-        const faults = process.resourceUsage().minorPageFault - f0;
+        const { minorPageFault: f1, majorPageFault: m1 } = process.resourceUsage();
+        const faults = f1 - f0;
+        const major = m1 - m0;
         if (c < warmup) continue;
-        const row = (rows[p] ??= { ms: [], us: [], faults: [] });
+        const row = (rows[p] ??= { ms: [], us: [], faults: [], major: [] });
         row.ms.push(r.ms);
         row.us.push(r.jsThreadUsPerOp ?? NaN);
         row.faults.push(faults);
+        row.major.push(major);
       }
     } finally {
       h.close();
@@ -51,7 +54,7 @@ async function child(taps: number, cycles: number, warmup: number, pause: number
     }
   }
   const out = Object.fromEntries(
-    Object.entries(rows).map(([p, r]) => [p, { ms: median(r.ms), us: median(r.us), faults: median(r.faults) }]),
+    Object.entries(rows).map(([p, r]) => [p, { ms: median(r.ms), us: median(r.us), faults: median(r.faults), major: median(r.major) }]),
   );
   process.stdout.write(JSON.stringify(out) + '\n');
 }
@@ -64,7 +67,7 @@ function main(): void {
   }
   if (process.getuid?.() !== 0) throw new Error('the pause bench needs root (it makes namespaces and taps)');
   const o = args(process.argv.slice(2));
-  type Phases = Record<string, { ms: number; us: number; faults: number }>;
+  type Phases = Record<string, { ms: number; us: number; faults: number; major: number }>;
   const run = (pause: number): Phases => {
     const r = spawnSync(
       process.execPath,
@@ -80,13 +83,15 @@ function main(): void {
   const withPause = run(o.pause);
   const lines = [
     `N=${o.taps}, medians of cycles ${o.warmup + 1}-${o.cycles}: without pauses | with ${o.pause} s before each cycle`,
-    '| phase | ms | JS thread us/op | minor faults | ms | JS thread us/op | minor faults |',
+    '| phase | ms | JS thread us/op | faults minor/major | ms | JS thread us/op | faults minor/major |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const p of PHASES) {
     const a = without[p];
     const b = withPause[p];
-    lines.push(`| ${p} | ${a.ms.toFixed(1)} | ${a.us.toFixed(1)} | ${a.faults} | ${b.ms.toFixed(1)} | ${b.us.toFixed(1)} | ${b.faults} |`);
+    lines.push(
+      `| ${p} | ${a.ms.toFixed(1)} | ${a.us.toFixed(1)} | ${a.faults}/${a.major} | ${b.ms.toFixed(1)} | ${b.us.toFixed(1)} | ${b.faults}/${b.major} |`,
+    );
   }
   console.log(lines.join('\n'));
 }

@@ -148,6 +148,24 @@ kernelTest(t, 'lines written together: one result each, in input order, however 
   }),
 );
 
+kernelTest(t, 'input far ahead of the work (megabytes at once, read in bounded steps): every line answered, numbered and in order', () =>
+  withStream(['--json', 'batch', '-'], async (s) => {
+    // 2.6 MB: more than the stream reads ahead (1 MB), so reading pauses and resumes under it;
+    // the last line has no newline.
+    const lines: string[] = [];
+    for (let i = 0; i < 60_000; i++) lines.push(i % 1000 === 999 ? 'link set lo up' : `# ${'x'.repeat(40)} ${i}`);
+    lines.push('link show lo');
+    s.write(lines.join('\n'));
+    s.child.stdin.end();
+    const want = lines.flatMap((l, i) => (l.startsWith('#') ? [] : [i + 1]));
+    for (const n of want) {
+      const r = await s.result();
+      assert.equal([r.line, r.ok], [n, true], JSON.stringify(r));
+    }
+    assert.is(await s.exit(), 0, s.stderr);
+  }),
+);
+
 kernelTest(t, "the first failure is its line's result and stops the stream (exit 1) with stdin still open; nothing after it runs", () =>
   withStream(['--json', 'batch', '-'], async (s, ns) => {
     s.write('bridge add br0\n');
