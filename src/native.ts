@@ -189,9 +189,9 @@ export type AddonName = keyof typeof ADDON_DIRS;
  * dist/src/, or dist/bundle/ for the bundles). The one place that knows the layout:
  * - native/build/Release/NAME.node, when a checkout has built both addons there
  *   (`node-gyp rebuild --directory=native`, as the bootstrap does);
- * - else node-gyp-build's choice in native/<addon>/: its own build/Release, or the prebuilt
- *   binary for this platform under native/<addon>/prebuilds (made by prebuildify,
- *   native/prebuild.js): what the package ships.
+ * - else the prebuilt binary for this platform and libc under native/<addon>/prebuilds (made
+ *   by prebuildify, native/prebuild.js): what the package ships, found directly;
+ * - else node-gyp-build's choice in native/<addon>/ (its own build/Release, other prebuilds).
  * Throws ENOADDON when there is neither.
  */
 export function addonPath(name: AddonName, from = __dirname): string {
@@ -200,6 +200,12 @@ export function addonPath(name: AddonName, from = __dirname): string {
   for (let i = 0; i < 4 && !fs.existsSync(path.join(dir, 'native', sub)); i++) dir = path.dirname(dir);
   const built = path.join(dir, 'native', 'build', 'Release', `${name}.node`);
   if (fs.existsSync(built)) return built;
+  // The package's own prebuild (prebuildify names it NAME.LIBC.node), looked at directly:
+  // node-gyp-build would pick the same file, after reading and parsing the directory (~1 ms of
+  // every command's start, before the libvirt preload can begin). Its libc rule, mirrored.
+  const libc = process.env.LIBC || (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+  const prebuilt = path.join(dir, 'native', sub, 'prebuilds', `${process.platform}-${process.arch}`, `${name}.${libc}.node`);
+  if (fs.existsSync(prebuilt)) return prebuilt;
   try {
     return (require('node-gyp-build') as { resolve(dir: string): string }).resolve(path.join(dir, 'native', sub));
   } catch (e) {

@@ -46,6 +46,34 @@ test('addonPath without native/build: node-gyp-build picks the prebuilt binary i
   }
 });
 
+test("addonPath's direct look at the package's prebuild picks what node-gyp-build picks, for either libc", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-addonpath-'));
+  const before = process.env.LIBC;
+  try {
+    const from = path.join(root, 'dist', 'bundle');
+    fs.mkdirSync(from, { recursive: true });
+    const dir = path.join(root, 'native', 'kernel', 'prebuilds', `${process.platform}-${process.arch}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const libc of ['glibc', 'musl']) fs.writeFileSync(path.join(dir, `hostwire_kernel.${libc}.node`), '');
+    // node-gyp-build reads LIBC when it is loaded: a fresh copy for each.
+    const freshGyp = () => {
+      for (const k of Object.keys(require.cache)) if (k.includes(`${path.sep}node-gyp-build${path.sep}`)) delete require.cache[k];
+      return require('node-gyp-build') as { resolve(dir: string): string };
+    };
+    for (const libc of ['glibc', 'musl']) {
+      process.env.LIBC = libc;
+      const gyp = freshGyp();
+      const got = addonPath('hostwire_kernel', from);
+      assert.is(got, path.join(dir, `hostwire_kernel.${libc}.node`));
+      assert.is(got, gyp.resolve(path.join(root, 'native', 'kernel')), `node-gyp-build agrees for ${libc}`);
+    }
+  } finally {
+    if (before === undefined) delete process.env.LIBC;
+    else process.env.LIBC = before;
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('preloadLibvirt loads the libvirt addon on another thread; libvirtAddon() then only initialises it', () => {
   const native = JSON.stringify(path.join(ROOT, 'dist', 'src', 'native.js'));
   const script = `
