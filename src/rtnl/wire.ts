@@ -212,15 +212,7 @@ export function decodeDatagram(buf: Buffer): NetlinkMessage[] {
  * stream or is shorter than its own header.
  */
 export function eachAttr(buf: Buffer, fn: (type: number, data: Buffer) => void, name?: (type: number) => string | undefined): void {
-  let off = 0;
-  while (off + NLA_HDRLEN <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if (len < NLA_HDRLEN || off + len > buf.length)
-      throw new DecodeError(`attribute of ${len} bytes with ${buf.length - off} left`, off, name?.(type) ?? `attribute ${type}`);
-    fn(type, buf.subarray(off + NLA_HDRLEN, off + len));
-    off += align4(len);
-  }
+  scanAttrs(buf, 0, (type, start, end) => fn(type, buf.subarray(start, end)), name);
 }
 
 /**
