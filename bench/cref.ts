@@ -1,7 +1,8 @@
 /**
  * The C rtnetlink reference (bench/cref.c) as churn implementations: compiled at run time with
- * the machine's `cc -O2` into a cache under os.tmpdir() keyed by the source's hash, run once per
- * trial in the trial's namespace, where it times each phase itself and prints them as JSON.
+ * the machine's `cc -O2` into a cache under os.tmpdir() keyed by the source's hash (as are the
+ * bench's other C programs: cBinary), run once per trial in the trial's namespace, where it times
+ * each phase itself and prints them as JSON.
  */
 import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
@@ -10,23 +11,24 @@ import * as os from 'os';
 import * as path from 'path';
 import { PHASES, PORTS_PER_BRIDGE, type Impl, type Phase } from './impls';
 
-/** bench/cref.c from dist/bench/cref.js or from bench/ itself (ts-node and the like). */
-function source(): string {
-  for (const p of [path.join(__dirname, '..', '..', 'bench', 'cref.c'), path.join(__dirname, 'cref.c')]) if (fs.existsSync(p)) return p;
-  throw new Error('bench/cref.c not found');
+/** bench/FILE from dist/bench/*.js or from bench/ itself (ts-node and the like). */
+function source(file: string): string {
+  for (const p of [path.join(__dirname, '..', '..', 'bench', file), path.join(__dirname, file)]) if (fs.existsSync(p)) return p;
+  throw new Error(`bench/${file} not found`);
 }
 
-let built: string | undefined;
+const built = new Map<string, string>();
 
-/** The compiled reference, built once per source (and compiler) version. */
-export function crefBinary(): string {
-  if (built) return built;
-  const src = source();
+/** bench/FILE (a C program) compiled with `cc -O2`, once per source (and compiler) version. */
+export function cBinary(file: string): string {
+  const known = built.get(file);
+  if (known) return known;
+  const src = source(file);
   const cc = spawnSync('cc', ['--version'], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error('the C reference needs a C compiler: `cc` was not found');
+  if (cc.status !== 0) throw new Error(`bench/${file} needs a C compiler: \`cc\` was not found`);
   const hash = createHash('sha256').update(fs.readFileSync(src)).update(cc.stdout).digest('hex').slice(0, 16);
   const dir = path.join(os.tmpdir(), 'hostwire-cref');
-  const bin = path.join(dir, `cref-${hash}`);
+  const bin = path.join(dir, `${path.basename(file, '.c')}-${hash}`);
   if (!fs.existsSync(bin)) {
     fs.mkdirSync(dir, { recursive: true });
     const tmp = `${bin}.${process.pid}`;
@@ -34,8 +36,12 @@ export function crefBinary(): string {
     if (r.status !== 0) throw new Error(`cc -O2 ${src}: exit ${r.status}: ${r.stderr.slice(0, 1000)}`);
     fs.renameSync(tmp, bin); // atomic: a concurrent bench never runs a half-written binary
   }
-  return (built = bin);
+  built.set(file, bin);
+  return bin;
 }
+
+/** The compiled reference. */
+export const crefBinary = (): string => cBinary('cref.c');
 
 export interface CrefRun {
   variant: string;

@@ -16,6 +16,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { option } from './args';
+import { cBinary } from './cref';
 
 function args(argv: string[]) {
   const get = (k: string, d: string) => option(argv, k, d);
@@ -109,6 +110,15 @@ async function main(): Promise<void> {
   console.log(
     `target: round trips <= 0.1 of the processes: first ${n} ${trips / ip <= 0.1 ? 'met' : 'not met'}, next ${n} ${warm / ip <= 0.1 ? 'met' : 'not met'}`,
   );
+  // The floor under a trip: what waking a sleeping process costs here (bench/wake.c). A trip
+  // has four wake-ups: the stream's reader, the socket's thread, the JS thread, the reader.
+  const w = spawnSync(cBinary('wake.c'), ['20000'], { encoding: 'utf8' });
+  if (w.status === 0) {
+    const { free_us, pinned_us } = JSON.parse(w.stdout) as { free_us: number; pinned_us: number };
+    console.log(
+      `wake-ups (bench/wake.c, two processes bouncing a byte over pipes): ${free_us.toFixed(1)} us per round trip as scheduled, ${pinned_us.toFixed(1)} us pinned to one CPU`,
+    );
+  }
 }
 
 main().catch((e) => {
