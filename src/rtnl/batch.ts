@@ -305,6 +305,11 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
     await settle(); // the name may be made by an earlier operation
     index.set(name, await h.indexOf(name));
   };
+  /** The first name a request needs that is not resolved yet (indexed: no iterator per operation). */
+  const unresolved = (needs: readonly string[]): string | undefined => {
+    for (let k = 0; k < needs.length; k++) if (!index.has(needs[k])) return needs[k];
+    return undefined;
+  };
   const forget = (...names: Array<string | number | undefined>) => names.forEach((n) => typeof n === 'string' && index.delete(n));
   /** With 'stop': after an await, a failure may have come back; then operations from..to-1 are not sent. */
   const halted = (from: number, to: number): boolean => {
@@ -356,7 +361,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
               if (!then || m instanceof Error) continue;
               const req = linkSet(m.index, then, describeChange(m.name, then));
               try {
-                for (let k = 0; k < req.needs.length; k++) if (!index.has(req.needs[k])) await resolve(req.needs[k]);
+                for (let n = unresolved(req.needs); n !== undefined; n = unresolved(req.needs)) await resolve(n);
               } catch (e) {
                 results[first + k] = { ok: false, error: e as Error };
                 failed = true;
@@ -374,8 +379,8 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             break;
           }
           case 'create':
-            // Indexed, not for-of: no iterator per operation. No await when known: one tick, one sendmsg.
-            for (let k = 0; k < b.req.needs.length; k++) if (!index.has(b.req.needs[k])) await resolve(b.req.needs[k]);
+            // No await when known: one tick, one sendmsg.
+            for (let n = unresolved(b.req.needs); n !== undefined; n = unresolved(b.req.needs)) await resolve(n);
             if (halted(i, i + 1)) break;
             forget(b.name, b.peer);
             if (b.alias === undefined) {
@@ -428,8 +433,8 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             break;
           case 'set': {
             const { dev, change } = b;
-            // Indexed, not for-of: no iterator per operation. No await when known: one tick, one sendmsg.
-            for (let k = 0; k < b.req.needs.length; k++) if (!index.has(b.req.needs[k])) await resolve(b.req.needs[k]);
+            // No await when known: one tick, one sendmsg.
+            for (let n = unresolved(b.req.needs); n !== undefined; n = unresolved(b.req.needs)) await resolve(n);
             if (typeof dev === 'string' && (change.netns !== undefined || (options.rollback && !b.revert)) && !index.has(dev))
               await resolve(dev);
             if (options.rollback && b.revert) {
@@ -464,7 +469,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             break;
           }
           case 'other':
-            for (let k = 0; k < b.req.needs.length; k++) if (!index.has(b.req.needs[k])) await resolve(b.req.needs[k]);
+            for (let n = unresolved(b.req.needs); n !== undefined; n = unresolved(b.req.needs)) await resolve(n);
             sendOne(i, b.req);
             if (options.rollback && b.undo) {
               const undoReq = b.undo;

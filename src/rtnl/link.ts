@@ -14,7 +14,7 @@ import {
 } from './constants';
 import { formatMac, nameOf, table } from './attrs';
 import { decodeInfoData, decodeSlaveData } from './kinds';
-import { DecodeError, cString, eachAttr, need, scanAttrs, type NetlinkMessage } from './wire';
+import { DecodeError, cString, cStringAt, eachAttr, need, scanAttrs, type NetlinkMessage } from './wire';
 
 /** The top-level IFLA_* attributes (linux/if_link.h), in the kernel's enum order from 1. */
 export const IFLA = table('IFLA_', [
@@ -167,10 +167,8 @@ export function decodeLinkBrief(msg: NetlinkMessage): LinkBrief {
     d,
     16,
     (type, start, end) => {
-      if (type === 3) {
-        const z = d.indexOf(0, start);
-        out.name = d.toString('utf8', start, z < 0 || z > end ? end : z);
-      } else if (type === 27) {
+      if (type === 3) out.name = cStringAt(d, start, end);
+      else if (type === 27) {
         if (end - start < 4) throw new DecodeError(`${end - start} bytes where 4 are needed`, 0, iflaName(type));
         out.group = d.readUInt32LE(start);
       }

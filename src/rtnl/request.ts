@@ -32,7 +32,7 @@ import {
 import { parseMacBytes } from './attrs';
 import { getKind, type EncodeContext } from './kinds';
 import { checkAlias, checkBool, checkDev, checkIfName, checkMac, checkMtu, checkNetnsName, checkUint } from './validate';
-import { MessageWriter } from './wire';
+import { MessageWriter, stringAttrSize } from './wire';
 
 export type { EncodeContext };
 
@@ -264,9 +264,6 @@ export class LinkSetRequest implements Request {
     return w.finish();
   }
 }
-
-/** The bytes of a NUL-terminated string attribute, padded. */
-const stringAttrSize = (s: string): number => 4 + ((Buffer.byteLength(s) + 1 + 3) & ~3);
 
 /** No names or namespaces needed: one shared empty list. */
 const NONE: readonly string[] = Object.freeze([]);

@@ -39,6 +39,9 @@ export class DecodeError extends HostwireError {
   }
 }
 
+/** The bytes MessageWriter.string() adds for `s`: header, string, NUL, padding (to size a message exactly). */
+export const stringAttrSize = (s: string): number => NLA_HDRLEN + align4(Buffer.byteLength(s) + 1);
+
 /**
  * Zeroes buf[from, to) (a header, an attribute's padding: a few bytes, where Buffer.fill's call
  * into C++ costs more than the bytes).
@@ -291,8 +294,13 @@ function readExtack(tlvs: Buffer, info: AckInfo): void {
 
 /** A NUL-terminated (or not) string attribute's text. */
 export function cString(d: Buffer): string {
-  const z = d.indexOf(0);
-  return d.toString('utf8', 0, z < 0 ? d.length : z);
+  return cStringAt(d, 0, d.length);
+}
+
+/** cString of buf[start, end) without a Buffer for it (scanAttrs' decoders). */
+export function cStringAt(buf: Buffer, start: number, end: number): string {
+  const z = buf.indexOf(0, start);
+  return buf.toString('utf8', start, z < 0 || z > end ? end : z);
 }
 
 export function isError(msg: NetlinkMessage): boolean {
