@@ -23,6 +23,8 @@ export interface NlSocketOptions {
   extAck?: boolean;
   capAck?: boolean;
   strictCheck?: boolean;
+  /** Allow sendNow() (see native/kernel/nlsock.cc). */
+  inline?: boolean;
 }
 
 export interface NativeNlSocket {
@@ -30,6 +32,11 @@ export interface NativeNlSocket {
   readonly fd: number;
   /** Queues one datagram for the socket's own thread (see native/kernel/nlsock.cc). */
   send(datagram: Uint8Array, sendId: number): void;
+  /**
+   * On an inline socket whose thread is idle: sends on the calling thread and returns the
+   * answer's records; otherwise undefined, and nothing was sent.
+   */
+  sendNow(datagram: Uint8Array, sendId: number): Buffer | undefined;
   close(): void;
   ref(): void;
   unref(): void;

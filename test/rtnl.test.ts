@@ -2,7 +2,10 @@
 import { spawnSync } from 'child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Handle } from '../src/rtnl/handle';
+import { Handle, openSocket } from '../src/rtnl/handle';
+import { runBatch } from '../src/rtnl/batch';
+import { RTNLGRP_LINK } from '../src/rtnl/constants';
+import type { NetlinkMessage } from '../src/rtnl/wire';
 import { ip, ipJson, kernelTest, withHandle, withNetns } from './helpers/kernel';
 
 const t = suite('rtnl');
@@ -148,6 +151,50 @@ kernelTest(t, 'a receive buffer too small for the window: ENOBUFS settles reques
       assert.ok(results.includes('ok'), 'replies that fit still settle their requests');
       assert.is((await h.getLink('br0')).name, 'br0');
     } finally {
+      h.close();
+    }
+  }),
+);
+
+kernelTest(t, 'inline handle: a lone request is answered on the JS thread; windows, dumps, errors and notifications as usual', () =>
+  withNetns(async (ns) => {
+    const h = new Handle({ netns: ns, inline: true });
+    const watcher = openSocket({ netns: ns, inline: true });
+    try {
+      const seen: NetlinkMessage[] = [];
+      watcher.addMembership(RTNLGRP_LINK);
+      watcher.on('notification', (m) => seen.push(m));
+      let turned = false;
+      setImmediate(() => (turned = true));
+      await h.setUp('lo');
+      await h.createBridge('br0');
+      assert.not.ok(turned, 'answered with no turn of the event loop: no hand-off to the socket thread');
+      const e = await h.createBridge('br0').catch((x) => x);
+      assert.is(e.code, 'EEXIST');
+      assert.is(e.operation, 'link add br0 type bridge');
+      // Many at once: windows through the socket's thread, in order, every one answered.
+      const ops = Array.from({ length: 600 }, (_, i) => ({ op: 'createVeth' as const, name: `a${i}`, peer: `b${i}` }));
+      const { results } = await runBatch(h, ops);
+      assert.ok(results.every((r) => r.ok));
+      const [many, lone] = await Promise.all([Promise.all(ops.map((o) => h.getLink(o.name))), h.getLink('br0')]);
+      assert.equal(
+        many.map((l) => l.name),
+        ops.map((o) => o.name),
+      );
+      assert.is(lone.kind, 'bridge');
+      // Lone requests and windows alternating.
+      for (let i = 0; i < 20; i++) {
+        await h.setMaster(`a${i}`, 'br0');
+        await Promise.all([h.setUp(`a${i}`), h.setUp(`b${i}`)]);
+      }
+      assert.is((await h.listLinks({ master: 'br0' })).length, 20, 'a dump');
+      assert.is(ipJson('-n', ns, 'link', 'show', 'master', 'br0').length, 20);
+      // The watcher's thread reads while idle once a group is joined.
+      const deadline = Date.now() + 5000;
+      while (!seen.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(seen.length > 0, 'notifications reach a joined inline socket');
+    } finally {
+      watcher.close();
       h.close();
     }
   }),

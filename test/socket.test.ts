@@ -93,6 +93,34 @@ test('a dump the kernel refused with the queue full, its error dropped too: ENOB
   assert.is((await s.request(get(true), 'link show', true)).length, 1, 'the next dump works');
 });
 
+test('inline: a lone request with nothing in flight is answered at once through sendNow; windows, dumps and a busy socket go through send', async () => {
+  const k = fakeTransport(ack, { inline: true });
+  const s = new NetlinkSocket(k.factory, { inline: true });
+  let turned = false;
+  setImmediate(() => (turned = true));
+  assert.equal(await s.request(get(), 'lone'), []);
+  assert.not.ok(turned, 'answered before the event loop turned');
+  assert.is(k.inlineSends, 1);
+  await Promise.all(Array.from({ length: 10 }, (_, i) => s.request(get(), `op${i}`)));
+  assert.is(k.inlineSends, 1, 'ten in one tick: one send, not inline');
+  assert.is(k.sends, 2);
+  await s.request(get(true), 'dump', true);
+  assert.is(k.inlineSends, 1, 'a dump goes through send');
+  const first = [s.request(get(), 'a'), s.request(get(), 'b')];
+  await Promise.resolve();
+  const later = s.request(get(), 'while two are in flight');
+  await Promise.all([...first, later]);
+  assert.is(k.inlineSends, 1, 'not while others are in flight');
+  const e = await new NetlinkSocket(fakeTransport((m) => error(m, 17, 'it exists'), { inline: true }).factory, { inline: true })
+    .request(get(), 'link add x')
+    .catch((x) => x);
+  assert.is(e.code, 'EEXIST');
+  assert.is(e.extack, 'it exists');
+  const plain = fakeTransport(ack, { inline: true });
+  await new NetlinkSocket(plain.factory).request(get(), 'not asked for');
+  assert.is(plain.inlineSends, 0, 'only a socket opened inline');
+});
+
 test('errors carry code, errno, operation and the extended ack', async () => {
   const k = fakeTransport((req) => error(req, 17, 'File exists here'));
   const s = new NetlinkSocket(k.factory);

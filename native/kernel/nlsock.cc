@@ -9,6 +9,12 @@
 // records (see below). Message encoding, sequence numbers and the in-flight window stay in
 // TypeScript (src/rtnl/socket.ts).
 //
+// One exception, chosen by the owner (options.inline, for a process whose event loop serves
+// nobody else, such as the CLI): sendNow() sends a lone request on the calling thread when the
+// socket's thread is idle, and returns its records at once. A request and its answer then cost
+// no hand-off between threads (two wake-ups of a sleeping thread, ~45 us each on this kind of
+// machine), which is most of an agent's round trip through `hostwire batch -`.
+//
 // Why our own socket and not the npm `netlink` package's: that one cannot set NETLINK_EXT_ACK /
 // NETLINK_CAP_ACK / NETLINK_GET_STRICT_CHK, cannot be created in another namespace, and turns
 // ENOBUFS into a process abort inside its callback.
@@ -71,7 +77,41 @@ struct Shared {
   size_t inboxLimit = 4u << 20;
   std::atomic<size_t> inboxBytes{0};
   std::atomic<bool> held{false};  // the thread stopped reading for that; JS wakes it
+  // Whoever does I/O on fd holds this: the socket's thread while it sends and reads, the JS
+  // thread during a sendNow(). Taken before mu, never the other way round.
+  std::mutex io;
+  // Inline sockets whose thread need not watch fd while idle: with no multicast group joined,
+  // rtnetlink queues nothing for us outside our own sendmsg() and recv() calls.
+  bool inlineMode = false;
+  std::atomic<bool> joined{false};  // a group was joined once: watch fd from then on
 };
+
+// Appends one record (see the top of this file) to out.
+void AppendRecord(std::vector<uint8_t>& out, uint32_t kind, uint32_t arg, const void* data, uint32_t len) {
+  size_t at = out.size();
+  size_t padded = (len + 3u) & ~3u;
+  out.resize(at + 12 + padded);
+  uint32_t head[3] = {kind, arg, len};
+  memcpy(out.data() + at, head, 12);
+  if (len) memcpy(out.data() + at + 12, data, len);
+  if (padded != len) memset(out.data() + at + 12 + len, 0, padded - len);
+}
+
+// One sendmsg() of a whole datagram to the kernel; 0 or errno.
+int SendDatagram(int fd, const uint8_t* data, size_t len) {
+  sockaddr_nl dst{};
+  dst.nl_family = AF_NETLINK;
+  iovec iov{const_cast<uint8_t*>(data), len};
+  msghdr msg{};
+  msg.msg_name = &dst;
+  msg.msg_namelen = sizeof dst;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  ssize_t n;
+  do n = sendmsg(fd, &msg, 0);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? errno : 0;
+}
 
 // The socket's thread: waits for sends or readable data, sends in order, reads everything the
 // kernel queued, and wakes the JS thread once per round.
@@ -80,13 +120,7 @@ void IoLoop(std::shared_ptr<Shared> s) {
   std::vector<uint8_t> local;  // records of this round, moved to inbox under the lock
   uint32_t lastSent = 0;
   auto record = [&local](uint32_t kind, uint32_t arg, const void* data, uint32_t len) {
-    size_t at = local.size();
-    size_t padded = (len + 3u) & ~3u;
-    local.resize(at + 12 + padded);
-    uint32_t head[3] = {kind, arg, len};
-    memcpy(local.data() + at, head, 12);
-    if (len) memcpy(local.data() + at + 12, data, len);
-    if (padded != len) memset(local.data() + at + 12 + len, 0, padded - len);
+    AppendRecord(local, kind, arg, data, len);
   };
   // Reads until the queue is empty. A dump's later parts are made by the kernel inside these
   // recv() calls, so they run here too, never on the JS thread.
@@ -152,41 +186,35 @@ void IoLoop(std::shared_ptr<Shared> s) {
       sends.swap(s->sendq);
     }
     bool deferred = false;
-    for (auto it = sends.begin(); it != sends.end(); ++it) {
-      if (s->held) {
-        // JS has a receive buffer's worth still to take: send nothing more until it has, so
-        // replies never pile up in the kernel's queue (the wake-up that says so comes below).
-        std::lock_guard<std::mutex> lock(s->mu);
-        s->sendq.insert(s->sendq.begin(), std::make_move_iterator(it), std::make_move_iterator(sends.end()));
-        deferred = true;
-        break;
+    if (!sends.empty()) {
+      std::lock_guard<std::mutex> io(s->io);
+      for (auto it = sends.begin(); it != sends.end(); ++it) {
+        if (s->held) {
+          // JS has a receive buffer's worth still to take: send nothing more until it has, so
+          // replies never pile up in the kernel's queue (the wake-up that says so comes below).
+          std::lock_guard<std::mutex> lock(s->mu);
+          s->sendq.insert(s->sendq.begin(), std::make_move_iterator(it), std::make_move_iterator(sends.end()));
+          deferred = true;
+          break;
+        }
+        auto& [id, bytes] = *it;
+        if (int err = SendDatagram(s->fd, bytes.data(), bytes.size())) {
+          uint32_t e = static_cast<uint32_t>(err);
+          record(kRecSendError, id, &e, 4);
+        }
+        lastSent = id;
+        // Read what this send produced before the next one, so replies never pile up beyond one
+        // send's worth (socket.ts bounds a send's requests).
+        if (drain()) record(kRecDrained, lastSent, nullptr, 0);
+        publish();
       }
-      auto& [id, bytes] = *it;
-      sockaddr_nl dst{};
-      dst.nl_family = AF_NETLINK;
-      iovec iov{bytes.data(), bytes.size()};
-      msghdr msg{};
-      msg.msg_name = &dst;
-      msg.msg_namelen = sizeof dst;
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      ssize_t n;
-      do n = sendmsg(s->fd, &msg, 0);
-      while (n < 0 && errno == EINTR);
-      if (n < 0) {
-        uint32_t err = static_cast<uint32_t>(errno);
-        record(kRecSendError, id, &err, 4);
-      }
-      lastSent = id;
-      // Read what this send produced before the next one, so replies never pile up beyond one
-      // send's worth (socket.ts bounds a send's requests).
-      if (drain()) record(kRecDrained, lastSent, nullptr, 0);
-      publish();
     }
     if (!sends.empty() && !deferred) continue;  // look for more sends before sleeping
 
-    // Held back: only a wake-up (JS took the inbox, a send, stop) is waited for.
-    pollfd fds[2] = {{s->fd, static_cast<short>(s->held ? 0 : POLLIN), 0}, {s->wake, POLLIN, 0}};
+    // Held back: only a wake-up (JS took the inbox, a send, stop) is waited for. An inline
+    // socket with no group joined has nothing to read while idle (see Shared::inlineMode).
+    bool watch = !s->held && (!s->inlineMode || s->joined.load());
+    pollfd fds[2] = {{s->fd, static_cast<short>(watch ? POLLIN : 0), 0}, {s->wake, POLLIN, 0}};
     int rc = poll(fds, 2, -1);
     if (rc < 0) {
       if (errno == EINTR) continue;
@@ -199,12 +227,14 @@ void IoLoop(std::shared_ptr<Shared> s) {
       ssize_t r = read(s->wake, &v, sizeof v);
       (void)r;
       if (s->held && !full()) {
+        std::lock_guard<std::mutex> io(s->io);
         s->held = false;
         if (drain()) record(kRecDrained, lastSent, nullptr, 0);
         publish();
       }
     }
     if (fds[0].revents & (POLLIN | POLLERR)) {
+      std::lock_guard<std::mutex> io(s->io);
       if (drain()) record(kRecDrained, lastSent, nullptr, 0);
       publish();
     }
@@ -217,6 +247,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     return DefineClass(env, "NlSocket",
                        {
                            InstanceMethod("send", &NlSocket::Send),
+                           InstanceMethod("sendNow", &NlSocket::SendNow),
                            InstanceMethod("close", &NlSocket::Close),
                            InstanceMethod("ref", &NlSocket::Ref),
                            InstanceMethod("unref", &NlSocket::Unref),
@@ -228,7 +259,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
                        });
   }
 
-  // new NlSocket({protocol, netns, rcvbuf, sndbuf, extAck, capAck, strictCheck}, onRecords)
+  // new NlSocket({protocol, netns, rcvbuf, sndbuf, extAck, capAck, strictCheck, inline}, onRecords)
   // onRecords(records: Buffer): the record stream described at the top of this file.
   explicit NlSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NlSocket>(info) {
     Napi::Env env = info.Env();
@@ -271,6 +302,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     int protocol = intOpt("protocol", NETLINK_ROUTE);
     int rcvbuf = intOpt("rcvbuf", 0), sndbuf = intOpt("sndbuf", 0);
     bool extAck = boolOpt("extAck"), capAck = boolOpt("capAck"), strictCheck = boolOpt("strictCheck");
+    bool inlineMode = boolOpt("inline");
     if (!ok) return;
 
     int fd = -1, sockErr = 0;
@@ -288,6 +320,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     }
     shared_ = std::make_shared<Shared>();
     shared_->fd = fd;
+    shared_->inlineMode = inlineMode;
     if (rcvbuf > 0) shared_->inboxLimit = std::max<size_t>(static_cast<size_t>(rcvbuf), 64u << 10);
 
     struct Opt {
@@ -404,6 +437,60 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     return env.Undefined();
   }
 
+  // sendNow(datagram: Uint8Array, sendId: number): Buffer | undefined. On an inline socket whose
+  // thread is idle (nothing queued, nothing undelivered, not held back), sends the datagram on
+  // this thread and returns the records of its answer (read until the queue was empty, then
+  // [kRecDrained, sendId]). Anything else: undefined, and nothing was sent (use send()). For a
+  // lone request: the kernel's work for it runs on the caller's thread.
+  Napi::Value SendNow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      return args::ThrowTypeError(env, args::ArgumentName(0, "datagram"), "a Uint8Array");
+    REQUIRE_ARGUMENT_UINT32(1, sendId);
+    if (!shared_) {
+      ErrnoError(env, EBADF, "sendmsg").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Shared& s = *shared_;
+    if (!s.inlineMode || pendingOff_ < pending_.size() || s.held) return env.Undefined();
+    std::unique_lock<std::mutex> io(s.io, std::try_to_lock);
+    if (!io.owns_lock()) return env.Undefined();  // the thread is sending or reading
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      if (s.stop || !s.sendq.empty() || !s.inbox.empty()) return env.Undefined();
+    }
+    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+    const uint8_t* data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    inline_.clear();
+    if (int err = SendDatagram(s.fd, data, ta.ByteLength())) {
+      uint32_t e = static_cast<uint32_t>(err);
+      AppendRecord(inline_, kRecSendError, sendId, &e, 4);
+    }
+    if (recvBuf_.empty()) recvBuf_.resize(kRecvBufferSize);
+    for (;;) {
+      ssize_t n = recv(s.fd, recvBuf_.data(), recvBuf_.size(), MSG_DONTWAIT | MSG_TRUNC);
+      if (n < 0) {
+        int err = errno;
+        if (err == EINTR) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+          AppendRecord(inline_, kRecDrained, sendId, nullptr, 0);
+          break;
+        }
+        AppendRecord(inline_, kRecError, static_cast<uint32_t>(err), nullptr, 0);
+        if (err == ENOBUFS) continue;
+        break;
+      }
+      if (static_cast<size_t>(n) > recvBuf_.size()) {
+        AppendRecord(inline_, kRecError, EMSGSIZE, nullptr, 0);
+        recvBuf_.resize(static_cast<size_t>(n));
+        continue;
+      }
+      AppendRecord(inline_, kRecDatagram, 0, recvBuf_.data(), static_cast<uint32_t>(n));
+    }
+    io.unlock();
+    return Napi::Buffer<uint8_t>::Copy(env, inline_.data(), inline_.size());
+  }
+
   static void OnAsync(uv_async_t* handle) { static_cast<NlSocket*>(handle->data)->Deliver(); }
 
   // Hands JS the records in slices of at most kDeliverSlice bytes, one slice per turn of the
@@ -467,7 +554,15 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     Napi::Env env = info.Env();
     REQUIRE_ARGUMENT_UINT32(0, group);
     int err = !shared_ ? EBADF : SetIntOpt(shared_->fd, SOL_NETLINK, opt, static_cast<int>(group));
-    if (err != 0) ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
+    if (err != 0) {
+      ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
+    } else if (opt == NETLINK_ADD_MEMBERSHIP && !shared_->joined.exchange(true)) {
+      // An inline socket's thread watches the socket while idle once a group is joined: wake it
+      // to start.
+      uint64_t one = 1;
+      ssize_t r = write(shared_->wake, &one, sizeof one);
+      (void)r;
+    }
     return env.Undefined();
   }
   Napi::Value AddMembership(const Napi::CallbackInfo& info) {
@@ -493,6 +588,8 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   Napi::FunctionReference onRecords_;
   std::unique_ptr<Napi::AsyncContext> context_;
   std::vector<uint8_t> pending_;  // records taken from the inbox, not yet all handed to JS
+  std::vector<uint8_t> inline_;   // sendNow's records
+  std::vector<uint8_t> recvBuf_;  // sendNow's receive buffer
   size_t pendingOff_ = 0;
 };
 

@@ -132,11 +132,14 @@ export function findVerb(noun: string, n: Noun, args: readonly string[]): { verb
   throw usageError(sub === undefined ? `${noun}: missing verb (one of ${names})` : `${noun}: unknown verb '${sub}' (one of ${names})`);
 }
 
-/** A handle in ctx.netns, opened on first use. */
+/**
+ * A handle in ctx.netns, opened on first use. Inline (HandleOptions.inline): the CLI's event
+ * loop serves nobody else, so a lone request is answered on it without a thread hand-off.
+ */
 export function lazyHandle(ctx: Pick<CliContext, 'netns'>): { get: () => Handle; close: () => void } {
   let h: Handle | undefined;
   return {
-    get: () => (h ??= new (require('../rtnl/handle') as typeof import('../rtnl/handle')).Handle({ netns: ctx.netns })),
+    get: () => (h ??= new (require('../rtnl/handle') as typeof import('../rtnl/handle')).Handle({ netns: ctx.netns, inline: true })),
     close: () => h?.close(),
   };
 }

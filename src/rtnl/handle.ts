@@ -76,6 +76,15 @@ export interface HandleOptions {
   /** Replaces the kernel socket (see testing.ts: fakeTransport). */
   transport?: TransportFactory;
   /**
+   * A lone request made while nothing else is in flight is sent, and its answer read, on the
+   * JS thread instead of the socket's own thread (see SocketOptions.inline): a round trip
+   * without a hand-off between threads (about half of one here), but the kernel's work for
+   * that request (a set-master: up to a few hundred microseconds; a group delete: as long as
+   * the deletion) then holds the event loop. For processes whose event loop serves nobody
+   * else, like the CLI and its `batch -` stream. Default false.
+   */
+  inline?: boolean;
+  /**
    * Called for each message of a dump that does not decode (the rest of the dump is still
    * returned). Default: process.emitWarning.
    */
@@ -120,7 +129,7 @@ export const rcvbufFor = (window: number) => Math.max(4 << 20, Math.min(window, 
  * addon's own I/O thread, or on options.transport.
  */
 export function openSocket(
-  options: Pick<HandleOptions, 'netns' | 'window' | 'rcvbuf' | 'transport'> & { nsPath?: string } = {},
+  options: Pick<HandleOptions, 'netns' | 'window' | 'rcvbuf' | 'transport' | 'inline'> & { nsPath?: string } = {},
 ): NetlinkSocket {
   const netns = options.netns === undefined ? undefined : checkNetnsName(options.netns);
   const window = options.window ?? DEFAULT_WINDOW;
@@ -137,6 +146,7 @@ export function openSocket(
             extAck: true,
             capAck: true,
             strictCheck: true,
+            inline: options.inline ?? false,
           },
           (records) => readRecords(records, sink),
         );
@@ -146,7 +156,7 @@ export function openSocket(
         throw new NetlinkError(n.errno ?? 5, what, n.errno === 2 && netns ? `no namespace named '${netns}'` : n.message);
       }
     });
-  return new NetlinkSocket(factory, { window });
+  return new NetlinkSocket(factory, { window, inline: options.inline });
 }
 
 /** Messages of a dump decoded between two yields to the event loop. */

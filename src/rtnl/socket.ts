@@ -39,6 +39,12 @@ export interface Transport {
   readonly port: number;
   /** Queues one datagram (one or more whole messages) for one sendmsg; must not block. */
   send(datagram: Uint8Array, sendId: number): void;
+  /**
+   * Optional: sends a datagram at once, on the calling thread, and returns the records of its
+   * whole answer (readRecords' format, ending with its drained record); undefined when it cannot
+   * now (the transport is busy), and then nothing was sent.
+   */
+  sendNow?(datagram: Uint8Array, sendId: number): Buffer | undefined;
   close(): void;
   ref(): void;
   unref(): void;
@@ -50,6 +56,13 @@ export type TransportFactory = (sink: TransportSink) => Transport;
 export interface SocketOptions {
   /** Most requests unanswered at once (default DEFAULT_WINDOW). */
   window?: number;
+  /**
+   * A lone request, sent while nothing else is in flight, goes out and is answered on the
+   * calling thread (Transport.sendNow) instead of through the transport's own thread: no
+   * hand-off between threads, at the price of the kernel's work for that request running on
+   * this thread. For processes whose event loop serves nobody else (the CLI). Default false.
+   */
+  inline?: boolean;
 }
 
 /** Most requests in one sendmsg(): the replies the receive queue holds at most (see above). */
@@ -105,7 +118,9 @@ export function readRecords(buf: Buffer, sink: TransportSink): void {
 
 export class NetlinkSocket extends EventEmitter {
   readonly window: number;
+  private readonly inline: boolean;
   private readonly transport: Transport;
+  private readonly sink: TransportSink;
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private sendId = 0;
   private readonly queue: Pending[] = [];
@@ -120,12 +135,14 @@ export class NetlinkSocket extends EventEmitter {
   constructor(factory: TransportFactory, options: SocketOptions = {}) {
     super();
     this.window = Math.max(1, options.window ?? DEFAULT_WINDOW);
-    this.transport = factory({
+    this.inline = options.inline ?? false;
+    this.sink = {
       datagram: (buf, start, end) => this.datagram(buf, start, end),
       error: (errno) => this.recvError(errno),
       drained: (id) => this.drained(id),
       sendFailed: (id, errno) => this.sendFailed(id, errno),
-    });
+    };
+    this.transport = factory(this.sink);
   }
 
   /** Messages nobody asked for (multicast notifications). */
@@ -239,12 +256,17 @@ export class NetlinkSocket extends EventEmitter {
         this.inflight.set(p.seq, p);
         if (p.dump) this.dumpInFlight = true;
       }
+      let answer: Buffer | undefined;
       try {
-        this.transport.send(datagram, id);
+        // A lone request with nothing else in flight, on an inline socket: answered here and now.
+        if (this.inline && batch.length === 1 && !batch[0].dump && this.inflight.size === 1 && this.transport.sendNow)
+          answer = this.transport.sendNow(datagram, id);
+        if (!answer) this.transport.send(datagram, id);
       } catch (e) {
         const n = e as { errno?: number };
         for (const p of batch) this.settle(p, new NetlinkError(n.errno ?? 5, label(p.op), (e as Error).message));
       }
+      if (answer) readRecords(answer, this.sink);
     }
     if (this.queueHead === this.queue.length && this.queueHead) this.queue.length = this.queueHead = 0;
     this.updateRef();

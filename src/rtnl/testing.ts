@@ -22,6 +22,8 @@ export interface FakeTransport {
   readonly requests: NetlinkMessage[];
   /** How many datagrams (sendmsg calls) carried them. */
   readonly sends: number;
+  /** How many of those went out through sendNow (answered on the caller's thread). */
+  readonly inlineSends: number;
   /** ref() minus unref() calls: > 0 while the socket keeps the event loop alive. */
   readonly refs: number;
   /** Delivers a message nobody asked for (a multicast notification). */
@@ -36,6 +38,26 @@ export interface FakeOptions {
   /** Answer at once (default) or only when `flush()` is called on the returned object. */
   manual?: boolean;
   port?: number;
+  /**
+   * Offer Transport.sendNow, as the addon's socket does when opened inline: a datagram sent
+   * that way is answered at once, on the caller's thread (unless `manual`, then never).
+   */
+  inline?: boolean;
+}
+
+/** Encodes sink calls as the addon's record stream (see readRecords): what sendNow returns. */
+function records(datagrams: Buffer[], drainedId: number): Buffer {
+  const parts: Buffer[] = [];
+  const head = (kind: number, arg: number, len: number) => {
+    const b = Buffer.alloc(12);
+    b.writeUInt32LE(kind, 0);
+    b.writeUInt32LE(arg, 4);
+    b.writeUInt32LE(len, 8);
+    return b;
+  };
+  for (const d of datagrams) parts.push(head(1, 0, d.length), d, Buffer.alloc((4 - (d.length % 4)) % 4));
+  parts.push(head(3, drainedId, 0));
+  return Buffer.concat(parts);
 }
 
 /** A fake transport whose kernel is `answer`; it defaults to acking everything. */
@@ -46,6 +68,7 @@ export function fakeTransport(
   let sink: TransportSink | undefined;
   let refs = 0;
   let sends = 0;
+  let inlineSends = 0;
   const requests: NetlinkMessage[] = [];
   const groups: number[] = [];
   const pending: Array<() => void> = [];
@@ -69,6 +92,23 @@ export function fakeTransport(
         });
         if (!options.manual) setImmediate(run);
       },
+      ...(options.inline
+        ? {
+            sendNow(datagram: Uint8Array, sendId: number) {
+              if (options.manual) return undefined;
+              sends++;
+              inlineSends++;
+              const msgs = decodeDatagram(Buffer.from(datagram));
+              requests.push(...msgs);
+              const out: Buffer[] = [];
+              for (const m of msgs) {
+                const a = answer(m);
+                out.push(...(a == null ? [] : Array.isArray(a) ? a : [a]));
+              }
+              return records(out, sendId);
+            },
+          }
+        : {}),
       close() {},
       ref() {
         refs++;
@@ -88,6 +128,9 @@ export function fakeTransport(
     groups,
     get sends() {
       return sends;
+    },
+    get inlineSends() {
+      return inlineSends;
     },
     get refs() {
       return refs;
