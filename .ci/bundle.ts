@@ -20,7 +20,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadCached } from '../src/cli/bin';
+import { WRAPPER, loadCached } from '../src/cli/bin';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT = path.join(ROOT, 'dist', 'bundle');
@@ -49,8 +49,13 @@ async function bundle(): Promise<void> {
   await esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'index.ts')], outfile: path.join(OUT, 'hostwire.js') });
   const cli = path.join(OUT, 'cli.js');
   await esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'cli', 'main.ts')], outfile: cli });
-  // main.ts's #! line: not valid inside the function bin.ts wraps the bundle in (cli.js is never run itself).
-  fs.writeFileSync(cli, fs.readFileSync(cli, 'utf8').replace(/^#!.*\n/, ''));
+  // Written inside the CommonJS wrapper that bin.ts compiles it as (cli.js is never run itself),
+  // without main.ts's #! line, which is not valid there; in ASCII, as bin.ts reads it.
+  const code = fs.readFileSync(cli, 'utf8').replace(/^#!.*\n/, '');
+  // eslint-disable-next-line no-control-regex
+  const wide = /[^\x00-\x7f]/.exec(code);
+  if (wide) throw new Error(`cli.js is not ASCII (at ${wide.index}): bin.ts reads it as latin1`);
+  fs.writeFileSync(cli, WRAPPER[0] + code + WRAPPER[1]);
   await esbuild.build({
     ...common,
     entryPoints: [path.join(ROOT, 'src', 'cli', 'bin.ts')],

@@ -5,6 +5,7 @@
  * here gets past the checks. Every function and method the addons export must appear below
  * (or in NO_ARGUMENTS), so a new one cannot skip its checks unnoticed.
  */
+import { spawnSync } from 'child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { kernelAddon, libvirtAddon } from '../src/native';
@@ -83,6 +84,8 @@ test('kernel addon: wrong argument types are TypeErrors, never crashes', () => {
       ['openInNetns mode', () => k.openInNetns(null, '/proc/sys/net/ipv4/ip_forward', 0, '644')],
       ['preload path', () => k.preload(5)],
       ['preload NUL', () => k.preload('/x\0y')],
+      ['exitNow code', () => k.exitNow('0')],
+      ['exitNow fraction', () => k.exitNow(1.5)],
       ['TunWorker nsPath', () => new k.TunWorker(42)],
       ['TunWorker.create specs', () => worker.create('hwargs0')],
       ['TunWorker.create element', () => worker.create([5])],
@@ -107,8 +110,11 @@ test('kernel addon: wrong argument types are TypeErrors, never crashes', () => {
         ['NlSocket options.netns', () => new k.NlSocket({ netns: 5 }, () => undefined)],
         ['NlSocket options.rcvbuf', () => new k.NlSocket({ rcvbuf: 'big' }, () => undefined)],
         ['NlSocket options.extAck', () => new k.NlSocket({ extAck: 1 }, () => undefined)],
+        ['NlSocket options.inline', () => new k.NlSocket({ inline: 'yes' }, () => undefined)],
         ['NlSocket.send datagram', () => sock.send('bytes', 1)],
         ['NlSocket.send sendId', () => sock.send(Buffer.alloc(16), -1)],
+        ['NlSocket.sendNow datagram', () => sock.sendNow([1, 2], 1)],
+        ['NlSocket.sendNow sendId', () => sock.sendNow(Buffer.alloc(16), 'one')],
         ['NlSocket.addMembership', () => sock.addMembership('x')],
         ['NlSocket.dropMembership', () => sock.dropMembership(1.5)],
       );
@@ -119,6 +125,45 @@ test('kernel addon: wrong argument types are TypeErrors, never crashes', () => {
     }
   } finally {
     worker.close();
+  }
+});
+
+test('exitNow ends the process at once with its code: no exit listeners, no teardown; what was written stays written', () => {
+  const script = `const k=require(${JSON.stringify(require.resolve('../src/native'))}).kernelAddon();
+    process.on('exit', () => require('fs').writeSync(1, 'listener ran'));
+    require('fs').writeSync(1, 'written;'); k.exitNow(7); require('fs').writeSync(1, 'after');`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10000 });
+  assert.is(r.status, 7);
+  assert.is(r.signal, null);
+  assert.is(r.stdout, 'written;');
+});
+
+test("sendNow answers only on a socket opened inline, with the kernel's reply and its drained record", () => {
+  const k = kernelAddon();
+  const getLo = Buffer.alloc(32);
+  getLo.writeUInt32LE(32, 0);
+  getLo.writeUInt16LE(18 /* RTM_GETLINK */, 4);
+  getLo.writeUInt16LE(1 | 4 /* NLM_F_REQUEST | NLM_F_ACK */, 6);
+  getLo.writeUInt32LE(77, 8);
+  getLo.writeInt32LE(1, 20); // ifi_index 1: lo, in every namespace
+  const plain = new k.NlSocket({}, () => undefined);
+  const inline = new k.NlSocket({ inline: true }, () => undefined);
+  try {
+    assert.is(plain.sendNow(getLo, 1), undefined, 'not inline: nothing sent');
+    const recs = inline.sendNow(getLo, 9);
+    assert.ok(recs instanceof Buffer);
+    const kinds: number[] = [];
+    const types: number[] = [];
+    for (let off = 0; off + 12 <= recs.length; off += 12 + ((recs.readUInt32LE(off + 8) + 3) & ~3)) {
+      kinds.push(recs.readUInt32LE(off));
+      if (recs.readUInt32LE(off) === 1) types.push(recs.readUInt16LE(off + 12 + 4));
+      if (recs.readUInt32LE(off) === 3) assert.is(recs.readUInt32LE(off + 4), 9, 'drained names the send');
+    }
+    assert.equal(kinds.slice(-1), [3], 'ends with its drained record');
+    assert.equal(types, [16, 2], 'RTM_NEWLINK of lo, then the ack');
+  } finally {
+    plain.close();
+    inline.close();
   }
 });
 

@@ -9,6 +9,7 @@
  * thrown to the caller (node ignores SIGPIPE).
  */
 import * as fs from 'fs';
+import { exitNow } from '../native';
 
 let stream = false;
 
@@ -42,9 +43,10 @@ export function writeLine(text: string): void {
  * Ends the process with `code` once everything written has reached fd 1 (at once, unless the
  * output went to process.stdout's queue: then when it drains). The command is done when this is
  * called: the process exits without waiting for node to tear down the heap and the libraries'
- * state on its own (a few milliseconds of every command, more with libvirt loaded).
+ * state on its own (a few milliseconds of every command, more with libvirt loaded), and with
+ * the addon loaded without node's own exit either (native.ts exitNow).
  */
 export function exitWhenWritten(code: number): void {
-  if (stream && process.stdout.writableLength > 0) process.stdout.once('drain', () => process.exit(code));
-  else process.exit(code);
+  if (stream && process.stdout.writableLength > 0) process.stdout.once('drain', () => exitNow(code));
+  else exitNow(code);
 }
