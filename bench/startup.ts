@@ -12,7 +12,12 @@
  * With --bin FILE, `hostwire` is that launcher instead: an installed package's
  * (node_modules/hostwire/dist/bundle/bin.js), whose addons come from its prebuilds.
  *
- *   node dist/bench/startup.js [--runs N] [--bin FILE] [--json FILE]      (default: 21 runs)
+ * NODE_EXTRA_CA_CERTS, when set (this machine sets it), makes node read and parse that file of
+ * certificates as it starts, before any script: ~30 ms of `node -e 0`'s ~50 here, paid by every
+ * row alike. With --bare every command runs without it, so the ratios are against node's own
+ * start; the table then shows what the same overhead weighs against a node that starts in ~19 ms.
+ *
+ *   node dist/bench/startup.js [--runs N] [--bin FILE] [--json FILE] [--bare]      (default: 21 runs)
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -61,7 +66,9 @@ function main(): void {
   const argv = process.argv.slice(2);
   const get = (k: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : undefined);
   const runs = Number(get('--runs') ?? 21);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('usage: startup [--runs N] [--bin FILE] [--json FILE]');
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('usage: startup [--runs N] [--bin FILE] [--json FILE] [--bare]');
+  const env = { ...process.env };
+  if (argv.includes('--bare')) delete env.NODE_EXTRA_CA_CERTS;
   const bin = path.resolve(get('--bin') ?? path.join(DIST, 'bundle', 'bin.js'));
   for (const f of [bin, MAIN]) if (!fs.existsSync(f)) throw new Error(`${f} is missing: run the bootstrap (npm run build:bundle)`);
 
@@ -73,14 +80,14 @@ function main(): void {
     const times = cmds.map(() => [] as number[]);
     for (const c of cmds) {
       // Once each before timing: the page cache, and a failure shown before anything is measured.
-      const r = spawnSync(process.execPath, c.argv, { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, c.argv, { encoding: 'utf8', env });
       if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status ?? r.signal}: ${r.stderr}`);
     }
     for (let round = 0; round < runs; round++) {
       for (let k = 0; k < cmds.length; k++) {
         const i = (k + round) % cmds.length;
         const t0 = process.hrtime.bigint();
-        spawnSync(process.execPath, cmds[i].argv, { stdio: 'ignore' });
+        spawnSync(process.execPath, cmds[i].argv, { stdio: 'ignore', env });
         times[i].push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
     }
@@ -92,7 +99,9 @@ function main(): void {
       target: c.target,
       runs_ms: times[i],
     }));
-    const ca = process.env.NODE_EXTRA_CA_CERTS ? `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}` : 'no NODE_EXTRA_CA_CERTS';
+    const ca = env.NODE_EXTRA_CA_CERTS
+      ? `NODE_EXTRA_CA_CERTS=${env.NODE_EXTRA_CA_CERTS}: node reads it as it starts, in every row; --bare runs without it`
+      : 'no NODE_EXTRA_CA_CERTS';
     console.log(`start-up of ${bin}, medians of ${runs} runs side by side`);
     console.log(`(node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}, ${ca})`);
     console.log('| command | median ms | ratio to node -e 0 |');
