@@ -66,6 +66,7 @@ int SetIntOpt(int fd, int level, int name, int value) {
 struct Shared {
   std::mutex mu;
   std::deque<std::pair<uint32_t, std::vector<uint8_t>>> sendq;  // (sendId, datagram)
+  bool sending = false;  // the thread has taken sends from sendq and not finished them
   std::vector<uint8_t> inbox;                                   // records for JS
   bool stop = false;
   int fd = -1;
@@ -184,6 +185,7 @@ void IoLoop(std::shared_ptr<Shared> s) {
       std::lock_guard<std::mutex> lock(s->mu);
       if (s->stop) return;
       sends.swap(s->sendq);
+      s->sending = !sends.empty();
     }
     bool deferred = false;
     if (!sends.empty()) {
@@ -208,6 +210,8 @@ void IoLoop(std::shared_ptr<Shared> s) {
         if (drain()) record(kRecDrained, lastSent, nullptr, 0);
         publish();
       }
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->sending = false;
     }
     if (!sends.empty() && !deferred) continue;  // look for more sends before sleeping
 
@@ -457,7 +461,8 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     if (!io.owns_lock()) return env.Undefined();  // the thread is sending or reading
     {
       std::lock_guard<std::mutex> lock(s.mu);
-      if (s.stop || !s.sendq.empty() || !s.inbox.empty()) return env.Undefined();
+      // Nothing queued or being sent: a datagram sent now can never overtake an earlier one.
+      if (s.stop || s.sending || !s.sendq.empty() || !s.inbox.empty()) return env.Undefined();
     }
     Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
     const uint8_t* data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
