@@ -229,10 +229,12 @@ let libvirt: LibvirtAddon | undefined;
  * Ends the process with `code` at once (_exit), skipping node's teardown (joining its threads,
  * V8's heap, every loaded library's destructors: ~1 ms, more with libvirt loaded), when the
  * kernel addon is loaded; otherwise process.exit(code). Only for a process whose work is done
- * and whose output was written synchronously (the CLI): 'exit' listeners do not run.
+ * and whose output was written synchronously (the CLI): 'exit' listeners do not run. A node
+ * started with options (--cpu-prof, --inspect, NODE_OPTIONS) or collecting coverage
+ * (NODE_V8_COVERAGE) writes what they gathered as it exits: it gets process.exit.
  */
 export function exitNow(code: number): never {
-  if (kernel) kernel.exitNow(code);
+  if (kernel && !process.execArgv.length && !process.env.NODE_OPTIONS && !process.env.NODE_V8_COVERAGE) kernel.exitNow(code);
   process.exit(code);
 }
 

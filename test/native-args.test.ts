@@ -6,6 +6,9 @@
  * (or in NO_ARGUMENTS), so a new one cannot skip its checks unnoticed.
  */
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { kernelAddon, libvirtAddon } from '../src/native';
@@ -136,6 +139,30 @@ test('exitNow ends the process at once with its code: no exit listeners, no tear
   assert.is(r.status, 7);
   assert.is(r.signal, null);
   assert.is(r.stdout, 'written;');
+});
+
+test('native.exitNow: _exit in a plain node; process.exit where node writes something as it exits (a profile, coverage)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hw-exit-'));
+  try {
+    const script = `const n=require(${JSON.stringify(require.resolve('../src/native'))}); n.kernelAddon();
+      process.on('exit', () => require('fs').writeSync(1, 'listener'));
+      n.exitNow(5);`;
+    const file = path.join(dir, 'exit.js'); // a file: node -e puts its code in execArgv
+    fs.writeFileSync(file, script);
+    const plain = spawnSync(process.execPath, [file], {
+      encoding: 'utf8',
+      timeout: 10000,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    assert.is(plain.status, 5);
+    assert.is(plain.stdout, '', 'no exit listener: _exit');
+    const profiled = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, file], { encoding: 'utf8', timeout: 10000 });
+    assert.is(profiled.status, 5);
+    assert.is(profiled.stdout, 'listener', 'process.exit');
+    assert.is(fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).length, 1, 'the profile was written');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("sendNow answers only on a socket opened inline, with the kernel's reply and its drained record", () => {
