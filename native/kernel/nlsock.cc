@@ -374,7 +374,8 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     uv_unref(reinterpret_cast<uv_handle_t*>(async));
     onRecords_ = Napi::Persistent(onRecords);
     context_ = std::make_unique<Napi::AsyncContext>(env, "hostwire:netlink");
-    io_ = std::thread(IoLoop, shared_);
+    // The thread starts with the first send() or group joined: a command whose only request
+    // goes inline (sendNow) never needs it.
   }
 
   ~NlSocket() override { Shutdown(); }
@@ -386,6 +387,11 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     Shutdown();
     ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
     return true;
+  }
+
+  // The socket's thread, started on first need.
+  void StartThread() {
+    if (shared_ && !io_.joinable()) io_ = std::thread(IoLoop, shared_);
   }
 
   // Stops the thread (after the send it may be in), then closes the fds and the async handle.
@@ -424,6 +430,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       ErrnoError(env, EBADF, "sendmsg").ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    StartThread();
     Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
     const uint8_t* data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
     uint32_t id = sendId;
@@ -561,12 +568,15 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     int err = !shared_ ? EBADF : SetIntOpt(shared_->fd, SOL_NETLINK, opt, static_cast<int>(group));
     if (err != 0) {
       ErrnoError(env, err, syscall).ThrowAsJavaScriptException();
-    } else if (opt == NETLINK_ADD_MEMBERSHIP && !shared_->joined.exchange(true)) {
-      // An inline socket's thread watches the socket while idle once a group is joined: wake it
-      // to start.
-      uint64_t one = 1;
-      ssize_t r = write(shared_->wake, &one, sizeof one);
-      (void)r;
+    } else if (opt == NETLINK_ADD_MEMBERSHIP) {
+      // Notifications are read by the thread; an inline socket's thread watches the socket
+      // while idle once a group is joined: wake it to start.
+      StartThread();
+      if (!shared_->joined.exchange(true)) {
+        uint64_t one = 1;
+        ssize_t r = write(shared_->wake, &one, sizeof one);
+        (void)r;
+      }
     }
     return env.Undefined();
   }
