@@ -188,6 +188,7 @@ kernelTest(t, 'inline handle: a lone request is answered on the JS thread; windo
         await Promise.all([h.setUp(`a${i}`), h.setUp(`b${i}`)]);
       }
       assert.is((await h.listLinks({ master: 'br0' })).length, 20, 'a dump');
+      assert.is((await h.listLinks()).length, 2 + 2 * ops.length, 'a dump of many parts, read inline to its end');
       assert.is(ipJson('-n', ns, 'link', 'show', 'master', 'br0').length, 20);
       // The watcher's thread reads while idle once a group is joined.
       const deadline = Date.now() + 5000;

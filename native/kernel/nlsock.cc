@@ -10,8 +10,9 @@
 // TypeScript (src/rtnl/socket.ts).
 //
 // One exception, chosen by the owner (options.inline, for a process whose event loop serves
-// nobody else, such as the CLI): sendNow() sends a lone request on the calling thread when the
-// socket's thread is idle, and returns its records at once. A request and its answer then cost
+// nobody else, such as the CLI): sendNow() sends a lone request or dump on the calling thread
+// when the socket's thread is idle, and returns its records at once (a dump's later parts are
+// made inside the recv() calls that read it, so the loop reads until the dump is done). A request and its answer then cost
 // no hand-off between threads (two wake-ups of a sleeping thread, ~45 us each on this kind of
 // machine), which is most of an agent's round trip through `hostwire batch -`.
 //
@@ -452,7 +453,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   // thread is idle (nothing queued, nothing undelivered, not held back), sends the datagram on
   // this thread and returns the records of its answer (read until the queue was empty, then
   // [kRecDrained, sendId]). Anything else: undefined, and nothing was sent (use send()). For a
-  // lone request: the kernel's work for it runs on the caller's thread.
+  // lone request or dump: the kernel's work for it runs on the caller's thread.
   Napi::Value SendNow(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)

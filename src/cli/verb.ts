@@ -134,7 +134,7 @@ export function findVerb(noun: string, n: Noun, args: readonly string[]): { verb
 
 /**
  * A handle in ctx.netns, opened on first use. Inline (HandleOptions.inline): the CLI's event
- * loop serves nobody else, so a lone request is answered on it without a thread hand-off.
+ * loop serves nobody else, so a lone request or dump is answered on it without a thread hand-off.
  */
 export function lazyHandle(ctx: Pick<CliContext, 'netns'>): { get: () => Handle; close: () => void } {
   let h: Handle | undefined;

@@ -76,12 +76,13 @@ export interface HandleOptions {
   /** Replaces the kernel socket (see testing.ts: fakeTransport). */
   transport?: TransportFactory;
   /**
-   * A lone request made while nothing else is in flight is sent, and its answer read, on the
-   * JS thread instead of the socket's own thread (see SocketOptions.inline): a round trip
-   * without a hand-off between threads (about half of one here), but the kernel's work for
-   * that request (a set-master: up to a few hundred microseconds; a group delete: as long as
-   * the deletion) then holds the event loop. For processes whose event loop serves nobody
-   * else, like the CLI and its `batch -` stream. Default false.
+   * A lone request or dump made while nothing else is in flight is sent, and its answer read,
+   * on the JS thread instead of the socket's own thread (see SocketOptions.inline): a round
+   * trip without a hand-off between threads (about half of one here), but the kernel's work
+   * for it (a set-master: up to a few hundred microseconds; a group delete: as long as the
+   * deletion; a dump of thousands of links: milliseconds) then holds the event loop. For
+   * processes whose event loop serves nobody else, like the CLI and its `batch -` stream.
+   * Default false.
    */
   inline?: boolean;
   /**

@@ -57,10 +57,11 @@ export interface SocketOptions {
   /** Most requests unanswered at once (default DEFAULT_WINDOW). */
   window?: number;
   /**
-   * A lone request, sent while nothing else is in flight, goes out and is answered on the
-   * calling thread (Transport.sendNow) instead of through the transport's own thread: no
-   * hand-off between threads, at the price of the kernel's work for that request running on
-   * this thread. For processes whose event loop serves nobody else (the CLI). Default false.
+   * A lone request or dump, sent while nothing else is in flight, goes out and is answered on
+   * the calling thread (Transport.sendNow) instead of through the transport's own thread: no
+   * hand-off between threads, at the price of the kernel's work for it (for a dump, every part)
+   * running on this thread. For processes whose event loop serves nobody else (the CLI).
+   * Default false.
    */
   inline?: boolean;
 }
@@ -263,8 +264,9 @@ export class NetlinkSocket extends EventEmitter {
       }
       let answer: Buffer | undefined;
       try {
-        // A lone request with nothing else in flight, on an inline socket: answered here and now.
-        if (this.inline && batch.length === 1 && !batch[0].dump && this.inflight.size === 1 && this.transport.sendNow)
+        // A lone request or dump with nothing else in flight, on an inline socket: answered here
+        // and now (a dump's later parts are made inside the recv() calls that read it).
+        if (this.inline && batch.length === 1 && this.inflight.size === 1 && this.transport.sendNow)
           answer = this.transport.sendNow(datagram, id);
         if (!answer) this.transport.send(datagram, id);
       } catch (e) {
