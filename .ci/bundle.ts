@@ -11,12 +11,15 @@
  *                   kept (an error's name is its class's): 430 KB instead of 650 to read at
  *                   every start
  *   cli.cache       V8's code cache of cli.js, made by running a few read-only commands
+ *   yaml.js         the yaml package as one file, required by the other bundles (as ./yaml.js)
+ *                   only when a state document is read or written: 160 KB that no other
+ *                   command reads at its start
  *   bin.js          the launcher (src/cli/bin.ts): cli.js through cli.cache, then the command line
  *
  * fast-xml-parser and node's modules stay outside the bundles, loaded from node_modules when
  * first used (only by XML verbs). node-gyp-build is bundled: every command loads an addon
  * through it, and resolving and compiling it from node_modules cost ~1 ms of each start; its
- * licence goes beside the bundles (THIRD-PARTY-NOTICES). Why bundles at all: one file to read
+ * licence goes beside the bundles (THIRD-PARTY-NOTICES), as yaml's does. Why bundles at all: one file to read
  * and one code cache, instead of ~25 modules to resolve, read and compile on every start.
  */
 import { spawnSync } from 'child_process';
@@ -57,11 +60,19 @@ const builtinNamespaces: import('esbuild').Plugin = {
   },
 };
 
+/** `yaml` is ./yaml.js beside the bundle that requires it (made apart: see yaml.js above). */
+const yamlApart: import('esbuild').Plugin = {
+  name: 'yaml-apart',
+  setup(build) {
+    build.onResolve({ filter: /^yaml$/ }, () => ({ path: './yaml.js', external: true }));
+  },
+};
+
 async function bundle(): Promise<void> {
   const esbuild = require('esbuild') as typeof import('esbuild');
   fs.rmSync(OUT, { recursive: true, force: true });
   const common: import('esbuild').BuildOptions = {
-    plugins: [builtinNamespaces],
+    plugins: [builtinNamespaces, yamlApart],
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -93,10 +104,20 @@ async function bundle(): Promise<void> {
     banner: { js: '#!/usr/bin/env node' },
   });
   fs.chmodSync(path.join(OUT, 'bin.js'), 0o755);
+  await esbuild.build({
+    ...common,
+    plugins: [],
+    entryPoints: [require.resolve('yaml')],
+    outfile: path.join(OUT, 'yaml.js'),
+    minifyWhitespace: true,
+    minifySyntax: true,
+  });
+  const notice = (pkg: string, what: string) =>
+    `${what} ${pkg} (${(require(`${pkg}/package.json`) as { version: string }).version}), under this licence:\n\n` +
+    fs.readFileSync(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'LICENSE'), 'utf8');
   fs.writeFileSync(
     path.join(OUT, 'THIRD-PARTY-NOTICES'),
-    `The bundles in this directory include node-gyp-build (${(require('node-gyp-build/package.json') as { version: string }).version}), under this licence:\n\n` +
-      fs.readFileSync(require.resolve('node-gyp-build/LICENSE'), 'utf8'),
+    notice('node-gyp-build', 'The bundles in this directory include') + '\n\n' + notice('yaml', 'yaml.js is'),
   );
   fs.writeFileSync(
     path.join(OUT, 'hostwire.mjs'),

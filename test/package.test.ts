@@ -146,6 +146,10 @@ console.log(JSON.stringify({ same, names, types: [typeof libvirt.Connection, typ
         assert.is(lo.length, 1);
         assert.is(lo[0].name, 'lo');
         assert.ok(lo[0].flags.includes('LOOPBACK'));
+        // A state document in YAML: the yaml package, bundled apart (dist/bundle/yaml.js).
+        const state = ok(run('npx', ['--no-install', 'hostwire', '-n', ns, 'show-state'], { cwd: project }), 'npx show-state');
+        assert.match(state, /^version: 1$/m);
+        assert.match(state, /^ {2}- name: hwpkg1$/m);
 
         // Without libvirt.so.0: kernel verbs and the library's kernel side work; libvirt is ENOLIBVIRT, exit 1, no signal.
         const bin = path.join(pkg, 'dist', 'bundle', 'bin.js');
