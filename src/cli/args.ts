@@ -180,8 +180,8 @@ export function oneOf<W extends string>(words: readonly W[]): Conv<W> {
 // ---- parsing ----
 
 export interface ParseOptions {
-  /** The usage line for errors (usageLine()). */
-  usage?: string;
+  /** The usage line for errors (usageLine()), or what makes it when an error needs it. */
+  usage?: string | (() => string);
   /** Stop at the first word that is not a declared option and return the rest (the global options). */
   stopAtPositional?: boolean;
 }
@@ -205,7 +205,7 @@ export function parse<S extends Spec>(spec: S, words: readonly string[], o: Pars
   try {
     return parseWords(spec, words, o);
   } catch (e) {
-    throw e instanceof Refusal ? usageError(e.message, o.usage) : e;
+    throw e instanceof Refusal ? usageError(e.message, typeof o.usage === 'function' ? o.usage() : o.usage) : e;
   }
 }
 

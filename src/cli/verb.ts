@@ -84,7 +84,9 @@ export function verb<S extends Spec>(command: string, d: VerbDeclaration<S>): Ve
   const [noun, name] = command.split(' ');
   const spec: Spec = d.guard ? { ...d.args, [OVERRIDE]: flag(d.guard.flag) } : d.args;
   checkSpec(spec, command);
-  const usage = [command, usageLine(spec)].filter(Boolean).join(' ');
+  // Made when help or an error shows it: a command's start declares every verb of its noun.
+  let line: string | undefined;
+  const usage = () => (line ??= [command, usageLine(spec)].filter(Boolean).join(' '));
   const act = (values: Record<string, unknown>): Action => {
     const a = values as Values<S>;
     d.check?.(a);
@@ -102,14 +104,16 @@ export function verb<S extends Spec>(command: string, d: VerbDeclaration<S>): Ve
     name,
     aliases: d.aliases ?? [],
     batch: d.batch ?? false,
-    usage,
+    get usage() {
+      return usage();
+    },
     summary: d.summary,
     parse(words) {
       const { values } = parse(spec, words, { usage });
       try {
         return act(values);
       } catch (e) {
-        throw e instanceof Refusal ? usageError(e.message, usage) : e;
+        throw e instanceof Refusal ? usageError(e.message, usage()) : e;
       }
     },
   };

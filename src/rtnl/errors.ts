@@ -1,7 +1,8 @@
 import { getSystemErrorMap } from 'util';
 import { HostwireError } from '../errors';
 
-const systemErrors = getSystemErrorMap();
+/** Node's errno table, made on the first error (not at every command's start). */
+let systemErrors: Map<number, [string, string]> | undefined;
 
 /**
  * 'EEXIST' for 17, and so on; 'E<n>' for numbers Node does not know. 95 is EOPNOTSUPP, as the
@@ -9,11 +10,11 @@ const systemErrors = getSystemErrorMap();
  */
 export function errnoName(errno: number): string {
   if (errno === 95) return 'EOPNOTSUPP';
-  return systemErrors.get(-errno)?.[0] ?? `E${errno}`;
+  return (systemErrors ??= getSystemErrorMap()).get(-errno)?.[0] ?? `E${errno}`;
 }
 
 export function errnoMessage(errno: number): string {
-  return systemErrors.get(-errno)?.[1] ?? `error ${errno}`;
+  return (systemErrors ??= getSystemErrorMap()).get(-errno)?.[1] ?? `error ${errno}`;
 }
 
 /**
