@@ -146,7 +146,8 @@ console.log(JSON.stringify({ same, names, types: [typeof libvirt.Connection, typ
         assert.is(lo.length, 1);
         assert.is(lo[0].name, 'lo');
         assert.ok(lo[0].flags.includes('LOOPBACK'));
-        // A state document in YAML: the yaml package, bundled apart (dist/bundle/yaml.js).
+        // A state document in YAML: the yaml package, bundled apart (dist/bundle/yaml.js), not installed.
+        assert.not.ok(fs.existsSync(path.join(project, 'node_modules', 'yaml')), 'yaml is not a dependency of the package');
         const state = ok(run('npx', ['--no-install', 'hostwire', '-n', ns, 'show-state'], { cwd: project }), 'npx show-state');
         assert.match(state, /^version: 1$/m);
         assert.match(state, /^ {2}- name: hwpkg1$/m);
