@@ -5,6 +5,7 @@ import { DEFAULT_WINDOW, DUMP_RETRIES, NetlinkSocket, SEND_REQUESTS, readRecords
 import { NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, RTM_GETLINK, RTM_NEWLINK } from '../src/rtnl/constants';
 import { MessageWriter, type NetlinkMessage } from '../src/rtnl/wire';
 import { ack, done, error, fakeTransport, reply } from '../src/rtnl/testing';
+import { Handle } from '../src/rtnl/handle';
 
 const tick = () => new Promise((r) => setImmediate(r));
 const get = (dump = false) => new MessageWriter(RTM_GETLINK, dump ? NLM_F_DUMP : 0).ifinfomsg(0).finish();
@@ -116,6 +117,14 @@ test('inline: a lone request or dump with nothing in flight is answered at once 
     .catch((x) => x);
   assert.is(e.code, 'EEXIST');
   assert.is(e.extack, 'it exists');
+  const bad = (() => {
+    try {
+      new Handle({ inline: 'yes' as unknown as boolean, transport: fakeTransport().factory });
+    } catch (e) {
+      return e as { code?: string };
+    }
+  })();
+  assert.is(bad?.code, 'EINVALIDOPTION', 'inline must be a boolean');
   const plain = fakeTransport(ack, { inline: true });
   await new NetlinkSocket(plain.factory).request(get(), 'not asked for');
   assert.is(plain.inlineSends, 0, 'only a socket opened inline');

@@ -12,9 +12,10 @@
 // One exception, chosen by the owner (options.inline, for a process whose event loop serves
 // nobody else, such as the CLI): sendNow() sends a lone request or dump on the calling thread
 // when the socket's thread is idle, and returns its records at once (a dump's later parts are
-// made inside the recv() calls that read it, so the loop reads until the dump is done). A request and its answer then cost
-// no hand-off between threads (two wake-ups of a sleeping thread, ~45 us each on this kind of
-// machine), which is most of an agent's round trip through `hostwire batch -`.
+// made inside the recv() calls that read it, so the loop reads until the dump is done). A
+// request and its answer then cost no hand-off between threads (two wake-ups of a sleeping
+// thread, ~45 us each on this kind of machine), which is most of an agent's round trip through
+// `hostwire batch -`.
 //
 // Why our own socket and not the npm `netlink` package's: that one cannot set NETLINK_EXT_ACK /
 // NETLINK_CAP_ACK / NETLINK_GET_STRICT_CHK, cannot be created in another namespace, and turns
@@ -501,7 +502,9 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       AppendRecord(inline_, kRecDatagram, 0, recvBuf_.data(), static_cast<uint32_t>(n));
     }
     io.unlock();
-    return Napi::Buffer<uint8_t>::Copy(env, inline_.data(), inline_.size());
+    Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, inline_.data(), inline_.size());
+    if (inline_.capacity() > 4 * kRecvBufferSize) std::vector<uint8_t>().swap(inline_);  // a dump's worth: not kept
+    return out;
   }
 
   static void OnAsync(uv_async_t* handle) { static_cast<NlSocket*>(handle->data)->Deliver(); }

@@ -181,6 +181,8 @@ export class Handle {
   private closedNs = false;
 
   constructor(options: HandleOptions = {}) {
+    if (options.inline !== undefined && typeof options.inline !== 'boolean')
+      throw new ValidationError('EINVALIDOPTION', 'inline: true or false', 'inline');
     if (options.netns !== undefined) this.netns = checkNetnsName(options.netns);
     const window = options.window ?? DEFAULT_WINDOW;
     this.onDecodeError = options.onDecodeError ?? ((e) => process.emitWarning(e));
