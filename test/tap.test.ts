@@ -159,7 +159,9 @@ kernelTest(t, "closing a handle ends its socket's and its tun worker's threads a
     const fds = fdCount();
     const before = threads();
     const h = new Handle({ netns: ns });
+    assert.is(threads(), before, "the socket's thread starts with its first send");
     await h.createTap('w0');
+    await h.getLink('w0');
     assert.is(threads(), before + 3, "the socket's thread, the tun worker and its link-watch syncer while the handle is open");
     const queued = h.createTap('w1');
     h.close();
