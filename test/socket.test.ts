@@ -60,7 +60,7 @@ test('replies lost to a full queue: ENOBUFS for exactly those requests, and the 
 
 test('lost replies over several sends in flight: ENOBUFS for exactly those, each when its own send drains', async () => {
   let n = 0;
-  // Requests 5 (first send) and 700 (third send) lose their replies; four sends are in flight at once.
+  // Requests 5 (first send) and 700 (a later send) lose their replies; several sends are in flight at once.
   const lost = new Set([5, 700]);
   const k = fakeTransport((req) => (lost.has(n++) ? null : ack(req)), { manual: true });
   const s = new NetlinkSocket(k.factory);

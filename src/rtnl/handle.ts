@@ -69,7 +69,7 @@ export type { LinkChange, VethOptions };
 export interface HandleOptions {
   /** Work in the named namespace (/run/netns/NAME), like `ip -n NAME`. */
   netns?: string;
-  /** Most requests unanswered at once (default 1,024: four sends of 256, see socket.ts). */
+  /** Most requests unanswered at once (default 1,024: sixteen sends of 64, see socket.ts). */
   window?: number;
   /** Receive buffer in bytes (default: sized for the window). */
   rcvbuf?: number;
