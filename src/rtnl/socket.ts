@@ -107,6 +107,8 @@ interface Pending {
 
 const MAX_SEND_BYTES = 64 * 1024;
 const SETTLED = Promise.resolve();
+/** What a sent request's message is replaced by. */
+const SENT = Buffer.alloc(0);
 export const DUMP_RETRIES = 5;
 
 /** Parses the addon's record stream (see native/kernel/nlsock.cc) into sink calls. */
@@ -280,6 +282,10 @@ export class NetlinkSocket extends EventEmitter {
         const n = e as { errno?: number };
         for (const p of batch) this.settle(p, new NetlinkError(n.errno ?? 5, label(p.op), (e as Error).message));
       }
+      // Sent (the transport copied it): only a dump's message is needed again (retryDump). The
+      // rest are let go now, not when answered: a batch's messages are then not among what a
+      // young-generation GC must copy while the batch is in flight.
+      for (const p of batch) if (!p.dump) p.msg = SENT;
       if (answer) readRecords(answer, this.sink);
     }
     if (this.queueHead === this.queue.length && this.queueHead) this.queue.length = this.queueHead = 0;
