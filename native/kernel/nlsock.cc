@@ -57,6 +57,10 @@ namespace {
 
 constexpr size_t kRecvBufferSize = 64 * 1024;  // the kernel caps dump skbs at 32 KiB
 constexpr size_t kDeliverSlice = 256 * 1024;  // records handed to JS per turn of its loop
+// Records the thread gathers over consecutive sends before it wakes JS (a send carries few
+// requests, socket.ts SEND_REQUESTS, to bound the kernel's time in one sendmsg; JS is woken
+// for about 256 answers, or when the sends at hand are done).
+constexpr size_t kPublishBytes = 12 * 1024;
 constexpr uint32_t kRecDatagram = 1, kRecError = 2, kRecDrained = 3, kRecSendError = 4;
 
 int SetIntOpt(int fd, int level, int name, int value) {
@@ -210,8 +214,9 @@ void IoLoop(std::shared_ptr<Shared> s) {
         // Read what this send produced before the next one, so replies never pile up beyond one
         // send's worth (socket.ts bounds a send's requests).
         if (drain()) record(kRecDrained, lastSent, nullptr, 0);
-        publish();
+        if (local.size() >= kPublishBytes) publish();
       }
+      publish();  // what is left, before looking for more sends or sleeping
       std::lock_guard<std::mutex> lock(s->mu);
       s->sending = false;
     }
