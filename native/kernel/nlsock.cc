@@ -120,6 +120,38 @@ int SendDatagram(int fd, const uint8_t* data, size_t len) {
   return n < 0 ? errno : 0;
 }
 
+// Reads the socket until its queue is empty, a record per datagram (or error) appended to out.
+// `room()` is asked before each read; false stops early (backpressure). True when the queue was
+// found empty. A dump's later parts are made by the kernel inside these recv() calls.
+template <typename Room>
+bool ReadQueue(int fd, std::vector<uint8_t>& buf, std::vector<uint8_t>& out, Room room) {
+  for (;;) {
+    if (!room()) return false;
+    ssize_t n = recv(fd, buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return true;
+      AppendRecord(out, kRecError, static_cast<uint32_t>(err), nullptr, 0);
+      if (err == ENOBUFS) continue;  // sk_err is cleared by reading it: go on
+      return false;
+    }
+    if (static_cast<size_t>(n) > buf.size()) {
+      AppendRecord(out, kRecError, EMSGSIZE, nullptr, 0);
+      buf.resize(static_cast<size_t>(n));
+      continue;
+    }
+    AppendRecord(out, kRecDatagram, 0, buf.data(), static_cast<uint32_t>(n));
+  }
+}
+
+// One wake-up of the socket's thread (its eventfd).
+void Wake(int fd) {
+  uint64_t one = 1;
+  ssize_t r = write(fd, &one, sizeof one);
+  (void)r;
+}
+
 // The socket's thread: waits for sends or readable data, sends in order, reads everything the
 // kernel queued, and wakes the JS thread once per round.
 void IoLoop(std::shared_ptr<Shared> s) {
@@ -129,34 +161,19 @@ void IoLoop(std::shared_ptr<Shared> s) {
   auto record = [&local](uint32_t kind, uint32_t arg, const void* data, uint32_t len) {
     AppendRecord(local, kind, arg, data, len);
   };
-  // Reads until the queue is empty. A dump's later parts are made by the kernel inside these
-  // recv() calls, so they run here too, never on the JS thread.
+  // Reads until the queue is empty (a dump's later parts too: made inside these recv() calls,
+  // so never on the JS thread), unless JS has a receive buffer's worth still to take.
   auto full = [&]() { return s->inboxBytes.load() + local.size() >= s->inboxLimit; };
   auto drain = [&]() {
-    for (;;) {
-      if (full()) {
-        // Held, then checked again: JS empties the inbox first and reads `held` after, so one
-        // of the two always sees the other (no wake-up is lost).
-        s->held = true;
-        if (full()) return false;  // not drained: read on once JS has taken what waits
-        s->held = false;
-      }
-      ssize_t n = recv(s->fd, buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
-      if (n < 0) {
-        int err = errno;
-        if (err == EINTR) continue;
-        if (err == EAGAIN || err == EWOULDBLOCK) return true;
-        record(kRecError, static_cast<uint32_t>(err), nullptr, 0);
-        if (err == ENOBUFS) continue;  // sk_err is cleared by reading it: go on
-        return false;
-      }
-      if (static_cast<size_t>(n) > buf.size()) {
-        record(kRecError, EMSGSIZE, nullptr, 0);
-        buf.resize(static_cast<size_t>(n));
-        continue;
-      }
-      record(kRecDatagram, 0, buf.data(), static_cast<uint32_t>(n));
-    }
+    return ReadQueue(s->fd, buf, local, [&]() {
+      if (!full()) return true;
+      // Held, then checked again: JS empties the inbox first and reads `held` after, so one of
+      // the two always sees the other (no wake-up is lost).
+      s->held = true;
+      if (full()) return false;  // not drained: read on once JS has taken what waits
+      s->held = false;
+      return true;
+    });
   };
   // Every message the kernel dropped for this socket, from its own counter (SO_MEMINFO). The
   // kernel raises ENOBUFS only for the first drop of a congestion (NETLINK_S_CONGESTED stays set
@@ -409,11 +426,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       shared_->stop = true;
       shared_->sendq.clear();
     }
-    if (shared_->wake >= 0) {
-      uint64_t one = 1;
-      ssize_t r = write(shared_->wake, &one, sizeof one);
-      (void)r;
-    }
+    if (shared_->wake >= 0) Wake(shared_->wake);
     if (io_.joinable()) io_.join();
     if (shared_->async != nullptr) {
       uv_close(reinterpret_cast<uv_handle_t*>(shared_->async),
@@ -426,32 +439,47 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     shared_.reset();
   }
 
+  // The arguments of send() and sendNow(), checked.
+  struct Datagram {
+    const uint8_t* data = nullptr;
+    size_t len = 0;
+    uint32_t id = 0;
+  };
+  // False (and a TypeError or EBADF thrown) when the arguments are wrong or the socket is closed.
+  bool DatagramArgs(const Napi::CallbackInfo& info, Datagram* d) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      args::ThrowTypeError(env, args::ArgumentName(0, "datagram"), "a Uint8Array");
+      return false;
+    }
+    if (!args::Get(info[1], &d->id)) {
+      args::ThrowTypeError(env, args::ArgumentName(1, "sendId"), "a 32-bit unsigned integer");
+      return false;
+    }
+    if (!shared_) {
+      ErrnoError(env, EBADF, "sendmsg").ThrowAsJavaScriptException();
+      return false;
+    }
+    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+    d->data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    d->len = ta.ByteLength();
+    return true;
+  }
+
   // send(datagram: Uint8Array, sendId: number): queued for the socket's thread, which sends it
   // as one sendmsg (the kernel runs its netlink messages in order). Never blocks.
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-      return args::ThrowTypeError(env, args::ArgumentName(0, "datagram"), "a Uint8Array");
-    REQUIRE_ARGUMENT_UINT32(1, sendId);
-    if (!shared_) {
-      ErrnoError(env, EBADF, "sendmsg").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    Datagram d;
+    if (!DatagramArgs(info, &d)) return env.Undefined();
     StartThread();
-    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-    const uint8_t* data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    uint32_t id = sendId;
     bool wasEmpty;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
       wasEmpty = shared_->sendq.empty();
-      shared_->sendq.emplace_back(id, std::vector<uint8_t>(data, data + ta.ByteLength()));
+      shared_->sendq.emplace_back(d.id, std::vector<uint8_t>(d.data, d.data + d.len));
     }
-    if (wasEmpty) {
-      uint64_t one = 1;
-      ssize_t r = write(shared_->wake, &one, sizeof one);
-      (void)r;
-    }
+    if (wasEmpty) Wake(shared_->wake);
     return env.Undefined();
   }
 
@@ -462,13 +490,8 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   // lone request or dump: the kernel's work for it runs on the caller's thread.
   Napi::Value SendNow(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-      return args::ThrowTypeError(env, args::ArgumentName(0, "datagram"), "a Uint8Array");
-    REQUIRE_ARGUMENT_UINT32(1, sendId);
-    if (!shared_) {
-      ErrnoError(env, EBADF, "sendmsg").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    Datagram d;
+    if (!DatagramArgs(info, &d)) return env.Undefined();
     Shared& s = *shared_;
     if (!s.inlineMode || pendingOff_ < pending_.size() || s.held) return env.Undefined();
     std::unique_lock<std::mutex> io(s.io, std::try_to_lock);
@@ -478,34 +501,13 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       // Nothing queued or being sent: a datagram sent now can never overtake an earlier one.
       if (s.stop || s.sending || !s.sendq.empty() || !s.inbox.empty()) return env.Undefined();
     }
-    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-    const uint8_t* data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
     inline_.clear();
-    if (int err = SendDatagram(s.fd, data, ta.ByteLength())) {
+    if (int err = SendDatagram(s.fd, d.data, d.len)) {
       uint32_t e = static_cast<uint32_t>(err);
-      AppendRecord(inline_, kRecSendError, sendId, &e, 4);
+      AppendRecord(inline_, kRecSendError, d.id, &e, 4);
     }
     if (recvBuf_.empty()) recvBuf_.resize(kRecvBufferSize);
-    for (;;) {
-      ssize_t n = recv(s.fd, recvBuf_.data(), recvBuf_.size(), MSG_DONTWAIT | MSG_TRUNC);
-      if (n < 0) {
-        int err = errno;
-        if (err == EINTR) continue;
-        if (err == EAGAIN || err == EWOULDBLOCK) {
-          AppendRecord(inline_, kRecDrained, sendId, nullptr, 0);
-          break;
-        }
-        AppendRecord(inline_, kRecError, static_cast<uint32_t>(err), nullptr, 0);
-        if (err == ENOBUFS) continue;
-        break;
-      }
-      if (static_cast<size_t>(n) > recvBuf_.size()) {
-        AppendRecord(inline_, kRecError, EMSGSIZE, nullptr, 0);
-        recvBuf_.resize(static_cast<size_t>(n));
-        continue;
-      }
-      AppendRecord(inline_, kRecDatagram, 0, recvBuf_.data(), static_cast<uint32_t>(n));
-    }
+    if (ReadQueue(s.fd, recvBuf_, inline_, []() { return true; })) AppendRecord(inline_, kRecDrained, d.id, nullptr, 0);
     io.unlock();
     Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, inline_.data(), inline_.size());
     if (inline_.capacity() > 4 * kRecvBufferSize) std::vector<uint8_t>().swap(inline_);  // a dump's worth: not kept
@@ -527,11 +529,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
         pending_.swap(shared_->inbox);
         shared_->inboxBytes = 0;
       }
-      if (shared_->held) {  // the thread waits for room: there is some now
-        uint64_t one = 1;
-        ssize_t r = write(shared_->wake, &one, sizeof one);
-        (void)r;
-      }
+      if (shared_->held) Wake(shared_->wake);  // the thread waits for room: there is some now
     }
     if (pendingOff_ >= pending_.size()) return;
     size_t end = pendingOff_;
@@ -581,11 +579,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       // Notifications are read by the thread; an inline socket's thread watches the socket
       // while idle once a group is joined: wake it to start.
       StartThread();
-      if (!shared_->joined.exchange(true)) {
-        uint64_t one = 1;
-        ssize_t r = write(shared_->wake, &one, sizeof one);
-        (void)r;
-      }
+      if (!shared_->joined.exchange(true)) Wake(shared_->wake);
     }
     return env.Undefined();
   }
