@@ -19,8 +19,9 @@
  * fast-xml-parser and node's modules stay outside the bundles, loaded from node_modules when
  * first used (only by XML verbs). node-gyp-build is bundled: every command loads an addon
  * through it, and resolving and compiling it from node_modules cost ~1 ms of each start; its
- * licence goes beside the bundles (THIRD-PARTY-NOTICES), as yaml's does. Why bundles at all: one file to read
- * and one code cache, instead of ~25 modules to resolve, read and compile on every start.
+ * licence goes beside the bundles (THIRD-PARTY-NOTICES), as yaml's does. Why bundles at all:
+ * one file to read and one code cache, instead of ~25 modules to resolve, read and compile on
+ * every start.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
