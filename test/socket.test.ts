@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { DEFAULT_WINDOW, DUMP_RETRIES, NetlinkSocket, SEND_REQUESTS, readRecords } from '../src/rtnl/socket';
 import { NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, RTM_GETLINK, RTM_NEWLINK } from '../src/rtnl/constants';
 import { MessageWriter, type NetlinkMessage } from '../src/rtnl/wire';
-import { ack, done, error, fakeTransport, reply } from '../src/rtnl/testing';
+import { ack, done, error, fakeTransport, record, reply } from '../src/rtnl/testing';
 import { Handle } from '../src/rtnl/handle';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -196,13 +196,7 @@ test('notifications (seq 0) go to listeners; the addon record stream is parsed i
   assert.is(seen.length, 1);
   assert.is(seen[0].data.readInt32LE(4), 7);
   const calls: string[] = [];
-  const rec = (kind: number, arg: number, payload = Buffer.alloc(0)) => {
-    const h = Buffer.alloc(12);
-    h.writeUInt32LE(kind, 0);
-    h.writeUInt32LE(arg, 4);
-    h.writeUInt32LE(payload.length, 8);
-    return Buffer.concat([h, payload, Buffer.alloc((4 - (payload.length % 4)) % 4)]);
-  };
+  const rec = record;
   const errno = Buffer.alloc(4);
   errno.writeUInt32LE(1);
   readRecords(Buffer.concat([rec(1, 0, Buffer.from('abcde')), rec(2, 105), rec(3, 9), rec(4, 9, errno)]), {

@@ -45,19 +45,21 @@ export interface FakeOptions {
   inline?: boolean;
 }
 
-/** Encodes sink calls as the addon's record stream (see readRecords): what sendNow returns. */
+/**
+ * One record of the addon's record stream (native/kernel/nlsock.cc, parsed by readRecords):
+ * kind (1 datagram, 2 receive error, 3 drained, 4 send failed), its argument, the payload padded.
+ */
+export function record(kind: number, arg: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(12);
+  head.writeUInt32LE(kind, 0);
+  head.writeUInt32LE(arg, 4);
+  head.writeUInt32LE(payload.length, 8);
+  return Buffer.concat([head, payload, Buffer.alloc((4 - (payload.length % 4)) % 4)]);
+}
+
+/** Encodes sink calls as the record stream: what sendNow returns. */
 function records(datagrams: Buffer[], drainedId: number): Buffer {
-  const parts: Buffer[] = [];
-  const head = (kind: number, arg: number, len: number) => {
-    const b = Buffer.alloc(12);
-    b.writeUInt32LE(kind, 0);
-    b.writeUInt32LE(arg, 4);
-    b.writeUInt32LE(len, 8);
-    return b;
-  };
-  for (const d of datagrams) parts.push(head(1, 0, d.length), d, Buffer.alloc((4 - (d.length % 4)) % 4));
-  parts.push(head(3, drainedId, 0));
-  return Buffer.concat(parts);
+  return Buffer.concat([...datagrams.map((d) => record(1, 0, d)), record(3, drainedId)]);
 }
 
 /** A fake transport whose kernel is `answer`; it defaults to acking everything. */
