@@ -43,8 +43,8 @@ export function writeLine(text: string): void {
  * Ends the process with `code` once everything written has reached fd 1 (at once, unless the
  * output went to process.stdout's queue: then when it drains). The command is done when this is
  * called: the process exits without waiting for node to tear down the heap and the libraries'
- * state on its own (a few milliseconds of every command, more with libvirt loaded), and with
- * the addon loaded without node's own exit either (native.ts exitNow).
+ * state on its own (a few milliseconds of every command, more with libvirt loaded): native.ts
+ * exitNow, _exit through the kernel addon.
  */
 export function exitWhenWritten(code: number): void {
   if (stream && process.stdout.writableLength > 0) process.stdout.once('drain', () => exitNow(code));
