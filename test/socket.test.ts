@@ -173,6 +173,44 @@ test('a dump interrupted by a change (NLM_F_DUMP_INTR) is sent again, then fails
   assert.is(always.requests.length, DUMP_RETRIES);
 });
 
+test('requests in flight are found by sequence number across its wrap (0 skipped), answered out of order, behind a dump that stays open', async () => {
+  const k = fakeTransport((req) => (req.flags & NLM_F_DUMP ? reply(req, RTM_NEWLINK, Buffer.alloc(16), NLM_F_MULTI) : ack(req)), {
+    manual: true,
+  });
+  const s = new NetlinkSocket(k.factory, { window: 8 });
+  (s as unknown as { seq: number }).seq = 0xffffffff - 3; // the next ones: ...fffd, ...fffe, ...ffff, 1, 2
+  const order: string[] = [];
+  const dump = s.request(get(true), 'dump', true);
+  const ops = ['a', 'b', 'c', 'd'].map((n) => s.request(get(), n).then(() => order.push(n)));
+  await tick();
+  const seqs = k.requests.map((r) => r.seq);
+  assert.equal(seqs, [0xfffffffd, 0xfffffffe, 0xffffffff, 1, 2]);
+  // The last and the second answered first, then everything in order (answers already given are ignored).
+  const byName = (n: string) => k.requests[1 + ['a', 'b', 'c', 'd'].indexOf(n)];
+  const first = Buffer.concat([ack(byName('d')), ack(byName('b'))]);
+  k.notify(first);
+  k.flush();
+  await Promise.all(ops);
+  assert.equal(order, ['d', 'b', 'a', 'c']);
+  assert.is(s.pending, 1, 'the dump is still open');
+  // Many more requests come and go while the dump holds the oldest place.
+  for (let round = 0; round < 40; round++) {
+    const more = Array.from({ length: 6 }, (_, i) => s.request(get(), `r${round}.${i}`));
+    await tick();
+    k.flush();
+    assert.equal(await Promise.all(more), Array(6).fill([]));
+  }
+  assert.is(s.pending, 1);
+  k.notify(done(k.requests[0]));
+  assert.is((await dump).length, 1, 'the dump ends with its one part');
+  assert.is(s.pending, 0);
+  // Emptied, the socket starts over and goes on.
+  const x = s.request(get(), 'x');
+  await tick();
+  k.flush();
+  assert.equal(await x, []);
+});
+
 test('referenced only while requests are pending; close rejects what waits', async () => {
   const k = fakeTransport();
   const s = new NetlinkSocket(k.factory);

@@ -82,7 +82,14 @@ export const DEFAULT_WINDOW = 16 * SEND_REQUESTS;
  * Called once with the request's reply messages ([] for an ACK), or its error, and the tag the
  * request was sent with (one callback can then serve a whole batch: no closure per request).
  */
-export type ReplyCallback = (err: NetlinkError | null, msgs: NetlinkMessage[], tag: number) => void;
+/**
+ * What a request's sender is told: its error, or its replies. A request answered by an ack alone
+ * gets NO_REPLIES, one shared frozen empty list (a batch of thousands makes no list per ack).
+ */
+export type ReplyCallback = (err: NetlinkError | null, msgs: readonly NetlinkMessage[], tag: number) => void;
+
+/** The replies of a request answered without messages (an ack, an error). */
+export const NO_REPLIES: readonly NetlinkMessage[] = Object.freeze([]);
 
 /** What a request is called in errors: a string, or an object whose `op` is computed on demand (a Request). */
 export type OpLabel = string | { readonly op: string };
@@ -103,6 +110,88 @@ interface Pending {
   onPart?: (m: NetlinkMessage) => void;
   /** A dump has had a message of its own (the kernel started it). */
   started?: boolean;
+}
+
+/** The sequence number after `seq` (they wrap at 2^32, and 0 is never used: it marks notifications). */
+const seqAfter = (seq: number): number => (seq + 1) >>> 0 || 1;
+
+/**
+ * The requests in flight, in send order, found by sequence number. Every request sent takes the
+ * sequence number after the last one's (seqAfter), so its place is its distance from the
+ * oldest's: an array and two indexes, reused from window to window. (A Map grew and shrank its
+ * hash table as each window filled and drained: ~100 bytes of garbage per request.)
+ */
+class InFlight {
+  private slots: Array<Pending | undefined> = [];
+  /** slots[head] is the oldest (settled ones at the front are passed at once); slots[tail] the next free. */
+  private head = 0;
+  private tail = 0;
+  /** The sequence number of slots[head]. */
+  private base = 0;
+  /** Bumped when the slots start over: a walk begun before stops. */
+  private generation = 0;
+  size = 0;
+
+  /** Adds `p`, whose seq must be seqAfter() the last one added while any is in flight. */
+  add(p: Pending): void {
+    if (this.size === 0) {
+      // Emptied: start over at the front, and let go of a long array (one a slow dump held open).
+      if (this.tail > 4096) this.slots = [];
+      this.head = this.tail = 0;
+      this.base = p.seq;
+      this.generation++;
+    }
+    this.slots[this.tail++] = p;
+    this.size++;
+  }
+
+  /** The index of `seq`'s slot, or -1 when it is not among those in flight. */
+  private indexOf(seq: number): number {
+    // Sequence numbers wrap, skipping 0: one past the wrap is one nearer than it looks.
+    const d = ((seq - this.base) >>> 0) - (seq < this.base ? 1 : 0);
+    return d < this.tail - this.head ? this.head + d : -1;
+  }
+
+  get(seq: number): Pending | undefined {
+    const k = this.indexOf(seq);
+    return k < 0 ? undefined : this.slots[k];
+  }
+
+  /** Removes `p`; false if it was not in flight. */
+  delete(p: Pending): boolean {
+    const k = this.indexOf(p.seq);
+    if (k < 0 || this.slots[k] !== p) return false;
+    this.slots[k] = undefined;
+    this.size--;
+    while (this.head < this.tail && this.slots[this.head] === undefined) {
+      this.head++;
+      this.base = seqAfter(this.base);
+    }
+    return true;
+  }
+
+  /** Calls `fn` for each request in flight, oldest first, until it returns false (not for ones added meanwhile). */
+  walk(fn: (p: Pending) => boolean): void {
+    const generation = this.generation;
+    const end = this.tail;
+    for (let k = this.head; k < end && generation === this.generation; k++) {
+      const p = this.slots[k];
+      if (p && !fn(p)) return;
+    }
+  }
+
+  /** Every request in flight, oldest first, as a list of its own. */
+  list(): Pending[] {
+    const out: Pending[] = [];
+    this.walk((p) => out.push(p) > 0);
+    return out;
+  }
+
+  clear(): void {
+    this.slots = [];
+    this.head = this.tail = this.size = 0;
+    this.generation++;
+  }
 }
 
 const MAX_SEND_BYTES = 64 * 1024;
@@ -136,7 +225,7 @@ export class NetlinkSocket extends EventEmitter {
   private sendId = 0;
   private readonly queue: Pending[] = [];
   private queueHead = 0;
-  private readonly inflight = new Map<number, Pending>();
+  private readonly inflight = new InFlight();
   private dumpInFlight = false;
   private flushScheduled = false;
   private referenced = false;
@@ -179,13 +268,15 @@ export class NetlinkSocket extends EventEmitter {
    * Rejects with NetlinkError on a kernel error.
    */
   request(msg: Buffer, op: OpLabel, dump = false): Promise<NetlinkMessage[]> {
-    return new Promise((resolve, reject) => this.send(msg, op, dump, (err, msgs) => (err ? reject(err) : resolve(msgs))));
+    return new Promise((resolve, reject) =>
+      this.send(msg, op, dump, (err, msgs) => (err ? reject(err) : resolve(msgs === NO_REPLIES ? [] : (msgs as NetlinkMessage[])))),
+    );
   }
 
   /** request() with a callback: no promise per request, for batches. Call order is wire order. */
   send(msg: Buffer, op: OpLabel, dump: boolean, cb: ReplyCallback, onPart?: (m: NetlinkMessage) => void, tag = 0): void {
     if (this.closed) {
-      cb(new NetlinkError(9 /* EBADF */, label(op), 'socket is closed'), [], tag);
+      cb(new NetlinkError(9 /* EBADF */, label(op), 'socket is closed'), NO_REPLIES, tag);
       return;
     }
     if (msg.length < HEADER_LENGTH) throw new RangeError('not a netlink message');
@@ -218,10 +309,10 @@ export class NetlinkSocket extends EventEmitter {
     this.referenced = false;
     this.closed = true;
     this.transport.close();
-    const waiting = [...this.inflight.values(), ...this.queue.slice(this.queueHead)];
+    const waiting = [...this.inflight.list(), ...this.queue.slice(this.queueHead)];
     this.inflight.clear();
     this.queue.length = this.queueHead = 0;
-    for (const p of waiting) p.cb(new NetlinkError(9, label(p.op), 'socket closed before the kernel answered'), [], p.tag);
+    for (const p of waiting) p.cb(new NetlinkError(9, label(p.op), 'socket closed before the kernel answered'), NO_REPLIES, p.tag);
   }
 
   private scheduleFlush(): void {
@@ -239,56 +330,71 @@ export class NetlinkSocket extends EventEmitter {
   };
 
   private nextSeq(): number {
-    return (this.seq = (this.seq + 1) >>> 0 || 1);
+    return (this.seq = seqAfter(this.seq));
   }
 
   private flush(): void {
-    while (!this.closed && this.queueHead < this.queue.length && this.inflight.size < this.window) {
-      const batch: Pending[] = [];
+    const q = this.queue;
+    while (!this.closed && this.queueHead < q.length && this.inflight.size < this.window) {
+      // A send is the run q[from..to) of the queue (no list of its own), walked by index: flush
+      // runs once per send, too seldom for V8 to optimise it, and an unoptimised for-of makes an
+      // iterator result per element.
+      const from = this.queueHead;
       let bytes = 0;
-      while (this.queueHead < this.queue.length && this.inflight.size + batch.length < this.window) {
-        const p = this.queue[this.queueHead];
+      let dumps = false;
+      while (this.queueHead < q.length && this.inflight.size + (this.queueHead - from) < this.window) {
+        const p = q[this.queueHead];
+        const n = this.queueHead - from;
         // One dump at a time per socket (the kernel answers EBUSY otherwise); order is kept.
-        if (p.dump && (this.dumpInFlight || batch.some((b) => b.dump))) break;
-        if (batch.length && (bytes + p.msg.length > MAX_SEND_BYTES || batch.length >= SEND_REQUESTS)) break;
+        if (p.dump && (this.dumpInFlight || dumps)) break;
+        if (n && (bytes + p.msg.length > MAX_SEND_BYTES || n >= SEND_REQUESTS)) break;
         this.queueHead++;
-        batch.push(p);
         bytes += p.msg.length;
+        dumps ||= p.dump;
       }
-      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-        this.queue.splice(0, this.queueHead);
-        this.queueHead = 0;
-      }
-      if (!batch.length) break;
+      const to = this.queueHead;
+      if (to === from) break;
       const id = (this.sendId = (this.sendId + 1) >>> 0 || 1);
-      const datagram = batch.length === 1 ? batch[0].msg : Buffer.allocUnsafe(bytes);
+      const datagram = to - from === 1 ? q[from].msg : Buffer.allocUnsafe(bytes);
       let off = 0;
-      for (const p of batch) {
+      for (let k = from; k < to; k++) {
+        const p = q[k];
         p.seq = this.nextSeq();
         p.sendId = id;
         p.msg.writeUInt32LE(p.seq, 8);
-        if (batch.length > 1) off += p.msg.copy(datagram, off);
-        this.inflight.set(p.seq, p);
+        if (to - from > 1) off += p.msg.copy(datagram, off);
+        this.inflight.add(p);
         if (p.dump) this.dumpInFlight = true;
       }
       let answer: Buffer | undefined;
+      let failed = false;
+      let failure: unknown;
       try {
         // A lone request or dump with nothing else in flight, on an inline socket: answered here
         // and now (a dump's later parts are made inside the recv() calls that read it).
-        if (this.inline && batch.length === 1 && this.inflight.size === 1 && this.transport.sendNow)
+        if (this.inline && to - from === 1 && this.inflight.size === 1 && this.transport.sendNow)
           answer = this.transport.sendNow(datagram, id);
         if (!answer) this.transport.send(datagram, id);
       } catch (e) {
-        const n = e as { errno?: number };
-        for (const p of batch) this.settle(p, new NetlinkError(n.errno ?? 5, label(p.op), (e as Error).message));
+        failed = true;
+        failure = e;
       }
       // Sent (the transport copied it): only a dump's message is needed again (retryDump). The
       // rest are let go now, not when answered: a batch's messages are then not among what a
-      // young-generation GC must copy while the batch is in flight.
-      for (const p of batch) if (!p.dump) p.msg = SENT;
+      // young-generation GC must copy while the batch is in flight. (Before any callback runs:
+      // one may queue, flush and compact the queue.)
+      for (let k = from; k < to; k++) if (!q[k].dump) q[k].msg = SENT;
+      if (failed) {
+        const errno = (failure as { errno?: number }).errno ?? 5;
+        for (const p of q.slice(from, to)) this.settle(p, new NetlinkError(errno, label(p.op), (failure as Error).message));
+      }
       if (answer) readRecords(answer, this.sink);
+      if (this.queueHead > 1024 && this.queueHead * 2 > q.length) {
+        q.splice(0, this.queueHead);
+        this.queueHead = 0;
+      }
     }
-    if (this.queueHead === this.queue.length && this.queueHead) this.queue.length = this.queueHead = 0;
+    if (this.queueHead === q.length && this.queueHead) q.length = this.queueHead = 0;
     this.updateRef();
   }
 
@@ -301,9 +407,9 @@ export class NetlinkSocket extends EventEmitter {
   }
 
   private settle(p: Pending, err: NetlinkError | null): void {
-    if (!this.inflight.delete(p.seq)) return;
+    if (!this.inflight.delete(p)) return;
     if (p.dump) this.dumpInFlight = false;
-    p.cb(err, err || !p.parts ? [] : p.parts, p.tag);
+    p.cb(err, err || !p.parts ? NO_REPLIES : p.parts, p.tag);
   }
 
   private recvError(errno: number): void {
@@ -311,7 +417,7 @@ export class NetlinkSocket extends EventEmitter {
     // the ones lost are found when the send is drained. Any other receive error leaves the
     // socket's state unknown: fail what waits.
     if (errno !== 105 /* ENOBUFS */)
-      for (const p of [...this.inflight.values()]) this.settle(p, new NetlinkError(errno, label(p.op), 'receive failed'));
+      for (const p of this.inflight.list()) this.settle(p, new NetlinkError(errno, label(p.op), 'receive failed'));
     if (this.listenerCount('error'))
       this.emit('error', new NetlinkError(errno, 'recv', errno === 105 ? 'the kernel dropped messages (ENOBUFS)' : undefined));
     this.flush();
@@ -321,19 +427,19 @@ export class NetlinkSocket extends EventEmitter {
     // sendIds wrap at 2^32: compare as a distance.
     // A dump the kernel started has put its first part on the queue inside sendmsg(), so a
     // drained dump with nothing of its own was refused (its error dropped with the queue full).
-    // `inflight` is in send order (a Map iterates in insertion order, and each send's requests
-    // are inserted as it is made), so the walk stops at the first request of a later send:
+    // `inflight` is in send order, so the walk stops at the first request of a later send:
     // usually the first one, every reply of this send having come before the drain.
-    for (const p of this.inflight.values()) {
-      if (((sendId - p.sendId) | 0) < 0) break;
+    this.inflight.walk((p) => {
+      if (((sendId - p.sendId) | 0) < 0) return false;
       if (!p.dump || !p.started)
         this.settle(p, new NetlinkError(105, label(p.op), 'the kernel dropped the reply: receive queue full (ENOBUFS)'));
-    }
+      return true;
+    });
     this.flush();
   }
 
   private sendFailed(sendId: number, errno: number): void {
-    for (const p of [...this.inflight.values()]) if (p.sendId === sendId) this.settle(p, new NetlinkError(errno, label(p.op), undefined));
+    for (const p of this.inflight.list()) if (p.sendId === sendId) this.settle(p, new NetlinkError(errno, label(p.op), undefined));
     this.flush();
   }
 
@@ -395,7 +501,7 @@ export class NetlinkSocket extends EventEmitter {
       this.settle(p, new NetlinkError(4 /* EINTR */, label(p.op), `dump interrupted by concurrent changes ${DUMP_RETRIES} times`));
       return;
     }
-    this.inflight.delete(p.seq);
+    this.inflight.delete(p);
     this.dumpInFlight = false;
     this.queue.splice(this.queueHead, 0, { ...p, seq: 0, parts: undefined, started: false, tries: p.tries + 1 });
     this.scheduleFlush();
