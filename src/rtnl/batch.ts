@@ -105,6 +105,9 @@ export interface BatchOptions {
 
 export type BatchResult = { ok: true; index?: number } | { ok: false; error: Error };
 
+/** The result of an operation that succeeded and has nothing to report: one shared, frozen object. */
+const OK: BatchResult = Object.freeze({ ok: true });
+
 export interface BatchReport {
   results: BatchResult[];
   failed: number;
@@ -226,6 +229,8 @@ function marked(o: BatchOp): BatchOp {
   }
 }
 
+const tapSpec = (t: Extract<Built, { kind: 'tap' }>) => t.spec;
+
 /** Checks an operation without sending anything (throws ValidationError). */
 export function checkOp(o: BatchOp): void {
   buildOp(o);
@@ -293,7 +298,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
     if (err) {
       results[i] = { ok: false, error: err };
       failed = true;
-    } else results[i] = { ok: true };
+    } else results[i] = OK;
     done();
   };
   const sendOne = (i: number, req: Request) => {
@@ -311,6 +316,63 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
     return undefined;
   };
   const forget = (...names: Array<string | number | undefined>) => names.forEach((n) => typeof n === 'string' && index.delete(n));
+  // The closures the send loop hands out come from these, made with the loop's values as
+  // arguments: a closure written in the loop's body would capture its per-iteration variables,
+  // and V8 would then make a context object for every iteration, of every operation.
+  const deleter = (dev: string | number) => () => h.deleteLink(dev);
+  const setter = (dev: string | number, change: LinkChange) => () => h.setLink(dev, change);
+  const sender = (req: () => Request) => () => h.send(req());
+  const restorer = (d: Extract<Built, { kind: 'delete' }>) => () => restoreDeleted(h, d.restore as BatchOp[], report);
+  /** The reply to a tap's RTM_SETLINK (master, up, alias): a failure is the tap's operation's. */
+  const tapThenReplied = (at: number) => (err: NetlinkError | null) => {
+    if (err) {
+      results[at] = { ok: false, error: err };
+      failed = true;
+    }
+    done();
+  };
+  /** A creation whose alias goes in an RTM_SETLINK once the link is known to be this operation's. */
+  const createAliased = (at: number, b: Extract<Built, { kind: 'create' }>, alias: string) => {
+    // A create that fails with EEXIST must never mark someone else's device; a failure of the
+    // alias is the operation's, and the link it made is still undone.
+    let made = false;
+    inflight++;
+    h.queue(b.req, ctx, (err: NetlinkError | null) => {
+      made = !err;
+      results[at] = err ? { ok: false, error: err } : OK;
+      if (err) failed = true;
+      else {
+        inflight++;
+        h.queue(linkSet(b.name, { alias }), ctx, (e: NetlinkError | null) => {
+          // ENODEV: a later operation of this batch already renamed, moved or deleted
+          // the link (pipelined ahead of this alias): the create itself stands.
+          if (e && !(e.code === 'ENODEV' && takenLater(ops, at, b.name))) {
+            results[at] = { ok: false, error: e };
+            failed = true;
+          }
+          done();
+        });
+      }
+      done();
+    });
+    undo.push({ at, made: () => made, del: b.name, run: deleter(b.name) });
+  };
+  /** The ifindex of what the creation at `at` made, read right behind it (options.indexes). */
+  const queueIndex = (at: number, name: string) => {
+    // Answered after the creation's ack (replies come in request order), so results[at] is set by then.
+    inflight++;
+    h.queue(linkGet(name), ctx, (err, msgs) => {
+      const r = results[at];
+      if (!err && r?.ok && msgs[0]) {
+        try {
+          results[at] = { ok: true, index: decodeLinkBrief(msgs[0]).index };
+        } catch {
+          // A reply that does not decode leaves the result without its index.
+        }
+      }
+      done();
+    });
+  };
   /** With 'stop': after an await, a failure may have come back; then operations from..to-1 are not sent. */
   const halted = (from: number, to: number): boolean => {
     if (!(failed && stop)) return false;
@@ -340,18 +402,19 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
               i = j - 1;
               break;
             }
-            const made = await h.createTunDevices(run.map((t) => t.spec));
-            made.forEach((m, k) => {
+            const made = await h.createTunDevices(run.map(tapSpec));
+            for (let k = 0; k < made.length; k++) {
+              const m = made[k];
               if (m instanceof Error) {
                 results[i + k] = { ok: false, error: m };
                 failed = true;
               } else {
                 results[i + k] = { ok: true, index: m.index };
                 index.set(m.name, m.index);
-                m.queues.forEach((q) => q.close());
-                undo.push({ at: i + k, always: true, del: m.index, run: () => h.deleteLink(m.index) });
+                for (const q of m.queues) q.close();
+                undo.push({ at: i + k, always: true, del: m.index, run: deleter(m.index) });
               }
-            });
+            }
             // What the tun driver cannot set when it makes the device (master, up, alias), pipelined.
             const first = i;
             i = j - 1;
@@ -368,13 +431,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
                 continue;
               }
               inflight++;
-              h.queue(req, ctx, (err: NetlinkError | null) => {
-                if (err) {
-                  results[first + k] = { ok: false, error: err };
-                  failed = true;
-                }
-                done();
-              });
+              h.queue(req, ctx, tapThenReplied(first + k));
             }
             break;
           }
@@ -385,51 +442,9 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             forget(b.name, b.peer);
             if (b.alias === undefined) {
               sendOne(i, b.req);
-              undo.push({ at: i, del: b.name, run: () => h.deleteLink(b.name) });
-            } else {
-              // The alias goes only once the link is known to be this operation's (a create that
-              // fails with EEXIST must never mark someone else's device); a failure there is the
-              // operation's, and the link it made is still undone.
-              const at = i;
-              const alias = b.alias;
-              let made = false;
-              inflight++;
-              h.queue(b.req, ctx, (err: NetlinkError | null) => {
-                made = !err;
-                results[at] = err ? { ok: false, error: err } : { ok: true };
-                if (err) failed = true;
-                else {
-                  inflight++;
-                  h.queue(linkSet(b.name, { alias }), ctx, (e: NetlinkError | null) => {
-                    // ENODEV: a later operation of this batch already renamed, moved or deleted
-                    // the link (pipelined ahead of this alias): the create itself stands.
-                    if (e && !(e.code === 'ENODEV' && takenLater(ops, at, b.name))) {
-                      results[at] = { ok: false, error: e };
-                      failed = true;
-                    }
-                    done();
-                  });
-                }
-                done();
-              });
-              undo.push({ at: i, made: () => made, del: b.name, run: () => h.deleteLink(b.name) });
-            }
-            if (options.indexes) {
-              // Answered after the creation's ack (replies come in request order), so results[i] is set by then.
-              const at = i;
-              inflight++;
-              h.queue(linkGet(b.name), ctx, (err, msgs) => {
-                const r = results[at];
-                if (!err && r?.ok && msgs[0]) {
-                  try {
-                    results[at] = { ok: true, index: decodeLinkBrief(msgs[0]).index };
-                  } catch {
-                    // A reply that does not decode leaves the result without its index.
-                  }
-                }
-                done();
-              });
-            }
+              undo.push({ at: i, del: b.name, run: deleter(b.name) });
+            } else createAliased(i, b, b.alias);
+            if (options.indexes) queueIndex(i, b.name);
             break;
           case 'set': {
             const { dev, change } = b;
@@ -438,13 +453,12 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
             if (typeof dev === 'string' && (change.netns !== undefined || (options.rollback && !b.revert)) && !index.has(dev))
               await resolve(dev);
             if (options.rollback && b.revert) {
-              const back = b.revert;
               const at = typeof dev === 'string' ? (index.get(dev) ?? dev) : dev;
-              if (Object.keys(back).length) undo.push({ at: i, run: () => h.setLink(at, back) });
+              if (Object.keys(b.revert).length) undo.push({ at: i, run: setter(at, b.revert) });
             } else if (options.rollback) {
               await settle();
               const before = await h.getLink(typeof dev === 'string' ? (index.get(dev) as number) : dev);
-              undo.push({ at: i, run: () => h.setLink(before.index, revert(before, change)) });
+              undo.push({ at: i, run: setter(before.index, revert(before, change)) });
             }
             if (halted(i, i + 1)) break;
             const known = typeof dev === 'string' ? index.get(dev) : dev;
@@ -463,7 +477,7 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
                 back = Object.fromEntries(Object.keys(b.options).flatMap((k) => (k in was ? [[k, was[k]]] : [])));
               }
               const req = linkSetType(at, b.type, back);
-              if (Object.keys(back).length) undo.push({ at: i, run: () => h.send(req) });
+              if (Object.keys(back).length) undo.push({ at: i, run: sender(() => req) });
             }
             sendOne(i, b.req);
             break;
@@ -471,35 +485,35 @@ export async function runBatch(h: Handle, ops: BatchOp[], options: BatchOptions 
           case 'other':
             for (let n = unresolved(b.req.needs); n !== undefined; n = unresolved(b.req.needs)) await resolve(n);
             sendOne(i, b.req);
-            if (options.rollback && b.undo) {
-              const undoReq = b.undo;
-              undo.push({ at: i, run: () => h.send(undoReq()) });
-            }
+            if (options.rollback && b.undo) undo.push({ at: i, run: sender(b.undo) });
             break;
           case 'delete': {
             // A run of deletions goes through the kernel's batched unregister when it can.
             let j = i;
             while (j < ops.length && built[j]?.kind === 'delete') j++;
             const run = built.slice(i, j) as Array<Extract<Built, { kind: 'delete' }>>;
-            const restore = (d: (typeof run)[number], at: number) =>
-              options.rollback && undo.push({ at, run: () => restoreDeleted(h, d.restore as BatchOp[], report) });
             if (run.length >= GROUP_DELETE_MIN && options.groupDelete !== false) {
-              run.forEach((d, k) => restore(d, i + k));
-              const devs = run.map((d) => (typeof d.dev === 'string' && index.has(d.dev) ? (index.get(d.dev) as number) : d.dev));
-              run.forEach((d) => forget(d.dev));
+              const devs: Array<string | number> = [];
+              for (let k = 0; k < run.length; k++) {
+                const d = run[k];
+                if (options.rollback) undo.push({ at: i + k, run: restorer(d) });
+                devs.push(typeof d.dev === 'string' && index.has(d.dev) ? (index.get(d.dev) as number) : d.dev);
+                forget(d.dev);
+              }
               await settle();
               if (halted(i, j)) {
                 i = j - 1;
                 break;
               }
               const errs = await h.deleteLinks(devs);
-              errs.forEach((e, k) => {
-                results[i + k] = e ? { ok: false, error: e } : { ok: true };
+              for (let k = 0; k < errs.length; k++) {
+                const e = errs[k];
+                results[i + k] = e ? { ok: false, error: e } : OK;
                 if (e) failed = true;
-              });
+              }
               i = j - 1;
             } else {
-              restore(b, i);
+              if (options.rollback) undo.push({ at: i, run: restorer(b) });
               sendOne(i, b.req);
               forget(b.dev);
             }
@@ -586,7 +600,7 @@ async function settleLostReplies(h: Handle, built: Array<Built | undefined>, res
         (c.alias === undefined || (l.alias ?? '') === c.alias) &&
         (c.group === undefined || (l.group ?? 0) === c.group);
     }
-    if (done) results[i] = { ok: true };
+    if (done) results[i] = OK;
   }
 }
 
