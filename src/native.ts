@@ -36,7 +36,7 @@ export interface NativeNlSocket {
    * On an inline socket whose thread is idle: sends on the calling thread and returns the
    * answer's records; otherwise undefined, and nothing was sent.
    */
-  sendNow(datagram: Uint8Array, sendId: number): Buffer | undefined;
+  sendNow(datagram: Uint8Array, sendId: number): ArrayBuffer | undefined;
   close(): void;
   ref(): void;
   unref(): void;
@@ -72,7 +72,7 @@ export interface NativeTunWorker {
 }
 
 export interface KernelAddon {
-  NlSocket: new (opts: NlSocketOptions, onRecords: (records: Buffer) => void) => NativeNlSocket;
+  NlSocket: new (opts: NlSocketOptions, onRecords: (records: ArrayBuffer) => void) => NativeNlSocket;
   TunWorker: new (netns: string | null) => NativeTunWorker;
   netnsAdd(dir: string, file: string): void;
   netnsDel(file: string): void;

@@ -29,10 +29,17 @@
 //                                      sendmsg(), a request of those sends still unanswered (other
 //                                      than a dump) lost its reply
 //   [kRecSendError, sendId, 4] errno   sendmsg() of that send failed
+//
+// The records reach JS as an ArrayBuffer, which src/rtnl/socket.ts (readRecords) views as a
+// Buffer made in JS: a Buffer made here would get node's Buffer prototype set after it is made,
+// and so a V8 map of its own, which a full GC collects whenever no such Buffer is alive (V8's
+// memory reducer runs those in every idle spell), and every optimised function that had read
+// one (the record and reply parsers, Buffer's own readers) would be thrown away with it.
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -155,6 +162,7 @@ void Wake(int fd) {
 // The socket's thread: waits for sends or readable data, sends in order, reads everything the
 // kernel queued, and wakes the JS thread once per round.
 void IoLoop(std::shared_ptr<Shared> s) {
+  pthread_setname_np(pthread_self(), "hw-netlink");  // as ps -L, top -H and /proc/PID/task/*/comm show it
   std::vector<uint8_t> buf(kRecvBufferSize);
   std::vector<uint8_t> local;  // records of this round, moved to inbox under the lock
   uint32_t lastSent = 0;
@@ -288,7 +296,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   }
 
   // new NlSocket({protocol, netns, rcvbuf, sndbuf, extAck, capAck, strictCheck, inline}, onRecords)
-  // onRecords(records: Buffer): the record stream described at the top of this file.
+  // onRecords(records: ArrayBuffer): the record stream described at the top of this file.
   explicit NlSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NlSocket>(info) {
     Napi::Env env = info.Env();
     Napi::Object opts;
@@ -483,7 +491,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     return env.Undefined();
   }
 
-  // sendNow(datagram: Uint8Array, sendId: number): Buffer | undefined. On an inline socket whose
+  // sendNow(datagram: Uint8Array, sendId: number): ArrayBuffer | undefined. On an inline socket whose
   // thread is idle (nothing queued, nothing undelivered, not held back), sends the datagram on
   // this thread and returns the records of its answer (read until the queue was empty, then
   // [kRecDrained, sendId]). Anything else: undefined, and nothing was sent (use send()). For a
@@ -509,7 +517,8 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     if (recvBuf_.empty()) recvBuf_.resize(kRecvBufferSize);
     if (ReadQueue(s.fd, recvBuf_, inline_, []() { return true; })) AppendRecord(inline_, kRecDrained, d.id, nullptr, 0);
     io.unlock();
-    Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, inline_.data(), inline_.size());
+    Napi::ArrayBuffer out = Napi::ArrayBuffer::New(env, inline_.size());
+    memcpy(out.Data(), inline_.data(), inline_.size());
     if (inline_.capacity() > 4 * kRecvBufferSize) std::vector<uint8_t>().swap(inline_);  // a dump's worth: not kept
     return out;
   }
@@ -540,7 +549,8 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     }
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, pending_.data() + pendingOff_, end - pendingOff_);
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, end - pendingOff_);
+    memcpy(buf.Data(), pending_.data() + pendingOff_, end - pendingOff_);
     pendingOff_ = end;
     // Again next turn while anything waits: the rest of pending_, or records the thread put in
     // the inbox meanwhile (its own uv_async_send may have merged with this callback's, and this

@@ -32,7 +32,7 @@ import {
 import { parseMacBytes } from './attrs';
 import { getKind, type EncodeContext } from './kinds';
 import { checkAlias, checkBool, checkDev, checkIfName, checkMac, checkMtu, checkNetnsName, checkUint } from './validate';
-import { MessageWriter, stringAttrSize } from './wire';
+import { MessageWriter, shapeAnchors, stringAttrSize } from './wire';
 
 export type { EncodeContext };
 
@@ -278,6 +278,16 @@ export function linkSet(dev: string | number, change: LinkChange, op?: string): 
   checkDev(dev);
   return new LinkSetRequest(dev, checkLinkChange(change), op);
 }
+
+// The shapes of a batch's commonest requests and their checked changes (see wire.ts shapeAnchors):
+// up, master, nomaster, both, and the group delete's set-group.
+shapeAnchors.push(
+  linkSet(1, { up: true }),
+  linkSet(1, { master: 'br0' }),
+  linkSet(1, { master: null }),
+  linkSet(1, { up: true, master: 'br0' }),
+  linkSet(1, { group: 1 }), // Handle.deleteLinks: the group delete's set-group
+);
 
 /**
  * Changes a link's kind options in place (the kind's changelink): one RTM_NEWLINK without

@@ -44,7 +44,7 @@ export interface Transport {
    * whole answer (readRecords' format, ending with its drained record); undefined when it cannot
    * now (the transport is busy), and then nothing was sent.
    */
-  sendNow?(datagram: Uint8Array, sendId: number): Buffer | undefined;
+  sendNow?(datagram: Uint8Array, sendId: number): Buffer | ArrayBuffer | undefined;
   close(): void;
   ref(): void;
   unref(): void;
@@ -200,8 +200,12 @@ const SETTLED = Promise.resolve();
 const SENT = Buffer.alloc(0);
 export const DUMP_RETRIES = 5;
 
-/** Parses the addon's record stream (see native/kernel/nlsock.cc) into sink calls. */
-export function readRecords(buf: Buffer, sink: TransportSink): void {
+/**
+ * Parses the addon's record stream (see native/kernel/nlsock.cc) into sink calls. The addon
+ * hands an ArrayBuffer, viewed here as a Buffer made in JS (why: nlsock.cc).
+ */
+export function readRecords(records: Buffer | ArrayBuffer, sink: TransportSink): void {
+  const buf = records instanceof ArrayBuffer ? Buffer.from(records) : records;
   let off = 0;
   while (off + 12 <= buf.length) {
     const kind = buf.readUInt32LE(off);
@@ -366,7 +370,7 @@ export class NetlinkSocket extends EventEmitter {
         this.inflight.add(p);
         if (p.dump) this.dumpInFlight = true;
       }
-      let answer: Buffer | undefined;
+      let answer: Buffer | ArrayBuffer | undefined;
       let failed = false;
       let failure: unknown;
       try {

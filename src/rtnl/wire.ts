@@ -173,6 +173,17 @@ export class MessageWriter {
   }
 }
 
+/**
+ * Objects kept for the life of the process so that V8 keeps their shapes: one of each kind the
+ * request path makes by the thousand (writers here, requests and changes in request.ts). V8 holds
+ * an object's shape (its map) only while some object has it, and optimised code holds shapes
+ * weakly: a full GC in an idle spell (V8's memory reducer runs them) would otherwise collect the
+ * shapes with the last batch's objects and throw away every compiled function that handled one,
+ * and the next batch would wait while V8 compiled them again (10-20 ms of its compiler threads,
+ * on the CPUs the socket's thread needs: bench/pause.ts). A few hundred bytes.
+ */
+export const shapeAnchors: object[] = [new MessageWriter(0, 0, HEADER_LENGTH)];
+
 /** A whole message from a type, flags and an already encoded body (seq 0, port 0). */
 export function encodeMessage(type: number, flags: number, body: Uint8Array[]): Buffer {
   const w = new MessageWriter(type, flags, HEADER_LENGTH + body.reduce((n, b) => n + align4(b.length), 0));
