@@ -163,6 +163,11 @@ kernelTest(t, "closing a handle ends its socket's and its tun worker's threads a
     await h.createTap('w0');
     await h.getLink('w0');
     assert.is(threads(), before + 3, "the socket's thread, the tun worker and its link-watch syncer while the handle is open");
+    const names = () =>
+      require('fs')
+        .readdirSync('/proc/self/task')
+        .map((tid: string) => require('fs').readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+    assert.ok(names().includes('hw-netlink'), "the socket's thread is named (ps -L, top -H)");
     const queued = h.createTap('w1');
     h.close();
     // Work under way when the handle closes is finished; work still queued fails with EBADF.
