@@ -79,12 +79,9 @@ export const SEND_REQUESTS = 64;
 export const DEFAULT_WINDOW = 16 * SEND_REQUESTS;
 
 /**
- * Called once with the request's reply messages ([] for an ACK), or its error, and the tag the
- * request was sent with (one callback can then serve a whole batch: no closure per request).
- */
-/**
- * What a request's sender is told: its error, or its replies. A request answered by an ack alone
- * gets NO_REPLIES, one shared frozen empty list (a batch of thousands makes no list per ack).
+ * Called once with the request's reply messages, or its error, and the tag the request was sent
+ * with (one callback can then serve a whole batch: no closure per request). A request answered
+ * by an ack alone gets NO_REPLIES, one shared frozen empty list (no list per ack).
  */
 export type ReplyCallback = (err: NetlinkError | null, msgs: readonly NetlinkMessage[], tag: number) => void;
 
