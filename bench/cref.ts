@@ -19,8 +19,11 @@ function source(file: string): string {
 
 const built = new Map<string, string>();
 
-/** bench/FILE (a C program) compiled with `cc -O2`, once per source (and compiler) version. */
-export function cBinary(file: string): string {
+/**
+ * bench/FILE (a C program) compiled with `cc -O2`, once per source (and compiler) version; with
+ * `shared`, a shared object (-shared -fPIC: bench/libvirt-floor.c, loaded with LD_PRELOAD).
+ */
+export function cBinary(file: string, shared = false): string {
   const known = built.get(file);
   if (known) return known;
   const src = source(file);
@@ -28,11 +31,11 @@ export function cBinary(file: string): string {
   if (cc.status !== 0) throw new Error(`bench/${file} needs a C compiler: \`cc\` was not found`);
   const hash = createHash('sha256').update(fs.readFileSync(src)).update(cc.stdout).digest('hex').slice(0, 16);
   const dir = path.join(os.tmpdir(), 'hostwire-cref');
-  const bin = path.join(dir, `${path.basename(file, '.c')}-${hash}`);
+  const bin = path.join(dir, `${path.basename(file, '.c')}-${hash}${shared ? '.so' : ''}`);
   if (!fs.existsSync(bin)) {
     fs.mkdirSync(dir, { recursive: true });
     const tmp = `${bin}.${process.pid}`;
-    const r = spawnSync('cc', ['-O2', '-Wall', '-o', tmp, src], { encoding: 'utf8' });
+    const r = spawnSync('cc', ['-O2', '-Wall', ...(shared ? ['-shared', '-fPIC'] : []), '-o', tmp, src], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`cc -O2 ${src}: exit ${r.status}: ${r.stderr.slice(0, 1000)}`);
     fs.renameSync(tmp, bin); // atomic: a concurrent bench never runs a half-written binary
   }

@@ -12,6 +12,13 @@
  * With --bin FILE, `hostwire` is that launcher instead: an installed package's
  * (node_modules/hostwire/dist/bundle/bin.js), whose addons come from its prebuilds.
  *
+ * The reference row `node -e 0 + libvirt in C` is `node -e 0` with bench/libvirt-floor.c in
+ * LD_PRELOAD: before node starts, it does in C all that `net list` asks of libvirt (load
+ * libvirt.so.0 and its ~55 libraries, virInitialize, open test:///default, list the networks).
+ * No hostwire in it: what is left of 1.25 for a libvirt verb's own work once libvirt has done
+ * its part. (Loading libvirt on another thread while node starts does not shorten it on this
+ * kind of machine: the two threads' page faults and mappings slow each other about as much.)
+ *
  * NODE_EXTRA_CA_CERTS, when set (this machine sets it), makes node read and parse that file of
  * certificates as it starts, before any script: ~30 ms of `node -e 0`'s ~50 here, paid by every
  * row alike. With --bare every command runs without it, so the ratios are against node's own
@@ -23,6 +30,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { cBinary } from './cref';
 
 const DIST = path.resolve(__dirname, '..');
 const MAIN = path.join(DIST, 'src', 'cli', 'main.js');
@@ -33,6 +41,8 @@ interface Command {
   argv: string[];
   /** Held to the 1.25 target (the packaged command). */
   target: boolean;
+  /** Added to the environment of this row's runs. */
+  env?: Record<string, string>;
 }
 
 function commands(bin: string, batchFile: string): Command[] {
@@ -43,6 +53,12 @@ function commands(bin: string, batchFile: string): Command[] {
   });
   return [
     { name: 'node -e 0', argv: ['-e', '0'], target: false },
+    {
+      name: 'node -e 0 + libvirt in C (net list on test:///default)',
+      argv: ['-e', '0'],
+      target: false,
+      env: { LD_PRELOAD: cBinary('libvirt-floor.c', true) },
+    },
     hw(['link', 'show', 'lo']),
     hw(['bridge', 'show']),
     hw(['tap', 'show']),
@@ -78,16 +94,17 @@ function main(): void {
     fs.writeFileSync(batchFile, 'link show lo\n'); // FILE in the table
     const cmds = commands(bin, batchFile);
     const times = cmds.map(() => [] as number[]);
+    const envs = cmds.map((c) => ({ ...env, ...c.env }));
     for (const c of cmds) {
       // Once each before timing: the page cache, and a failure shown before anything is measured.
-      const r = spawnSync(process.execPath, c.argv, { encoding: 'utf8', env });
+      const r = spawnSync(process.execPath, c.argv, { encoding: 'utf8', env: envs[cmds.indexOf(c)] });
       if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status ?? r.signal}: ${r.stderr}`);
     }
     for (let round = 0; round < runs; round++) {
       for (let k = 0; k < cmds.length; k++) {
         const i = (k + round) % cmds.length;
         const t0 = process.hrtime.bigint();
-        spawnSync(process.execPath, cmds[i].argv, { stdio: 'ignore', env });
+        spawnSync(process.execPath, cmds[i].argv, { stdio: 'ignore', env: envs[i] });
         times[i].push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
     }
@@ -110,6 +127,13 @@ function main(): void {
       const mark = r.target ? (r.ratio <= LIMIT ? '' : '  (over 1.25)') : '';
       console.log(`| \`${r.command}\` | ${r.median_ms.toFixed(1)} | ${r.ratio.toFixed(2)}${mark} |`);
     }
+    const ms = (name: string) => rows.find((r) => r.command.startsWith(name))?.median_ms ?? NaN;
+    const floor = ms('node -e 0 + libvirt in C');
+    console.log(
+      `libvirt's own part (the C row less node -e 0): ${(floor - base).toFixed(1)} ms; hostwire's part of \`net list\` ` +
+        `(less the C row): ${(ms('hostwire --uri test:///default net list') - floor).toFixed(1)} ms; of \`link show lo\` ` +
+        `(less node -e 0): ${(ms('hostwire link show lo') - base).toFixed(1)} ms`,
+    );
     const json = get('--json');
     if (json) fs.writeFileSync(json, JSON.stringify({ runs, node: process.version, load: os.loadavg(), rows }, null, 2));
   } finally {

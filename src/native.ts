@@ -182,7 +182,7 @@ export interface NativeConnection {
 }
 
 export interface LibvirtAddon {
-  open(uri: string, readonly: boolean, emit: (ev: NativeEvent) => void, auth: NativeAuth): Promise<NativeConnection>;
+  open(uri: string, readonly: boolean, emit: (ev: NativeEvent) => void, auth: NativeAuth, inline?: boolean): Promise<NativeConnection>;
   /** For leak tests: event sinks alive, and sink references libvirt holds (callbacks registered). */
   stats(): { sinks: number; libvirtRefs: number };
 }

@@ -126,6 +126,60 @@ test('auth options are checked before anything is opened; credentials pass to vi
   assert.is(asked, 0);
 });
 
+/**
+ * True when p settles within microtasks alone (a few dozen turns: the TypeScript wrappers' awaits),
+ * without control going back to libuv's loop, which is where a pool call's completion arrives.
+ */
+async function settledAtOnce(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < 40 && !settled; i++) await Promise.resolve();
+  return settled;
+}
+
+test("inline connections: every call, its objects' calls and its failures settle as they return; without inline they wait for the pool", async () => {
+  await rejects(Connection.open(URI, { inline: 1 as unknown as boolean }), 'EINVALIDARG');
+  const opening = Connection.open(URI, { inline: true });
+  assert.is(await settledAtOnce(opening), true, 'open');
+  const c = await opening;
+  const pooled = await Connection.open(URI);
+  try {
+    assert.is(await settledAtOnce(c.listAllNetworks()), true, 'listAllNetworks');
+    assert.is(await settledAtOnce(c.listAllDomains()), true, 'listAllDomains');
+    assert.is(await settledAtOnce(c.getHostname()), true, 'getHostname');
+    const lookup = c.networkLookupByName('default');
+    assert.is(await settledAtOnce(lookup), true, 'networkLookupByName');
+    const n = await lookup;
+    assert.is(await settledAtOnce(n.getXMLDesc()), true, 'network getXMLDesc');
+    assert.match(await n.getXMLDesc(), /<name>default<\/name>/);
+    n.free();
+    const d = await c.domainLookupByName('test');
+    assert.is(await settledAtOnce(d.getState()), true, 'domain getState');
+    assert.is((await d.getState()).state, 'running');
+    d.free();
+    const missing = c.networkLookupByName('hw-no-such-net');
+    assert.is(await settledAtOnce(missing), true, 'a failing lookup');
+    await rejects(missing, 'VIR_ERR_NO_NETWORK');
+    // The same calls on a connection without inline go through the pool: not settled yet.
+    assert.is(await settledAtOnce(pooled.listAllNetworks()), false, 'pooled listAllNetworks');
+  } finally {
+    await c.close();
+    await pooled.close();
+  }
+  // An auth function is answered by the JS thread: that open still runs on the pool, and works.
+  let asked = 0;
+  const withFn = await Connection.open(URI, { inline: true, auth: () => (asked++, []) });
+  try {
+    assert.is(await settledAtOnce(withFn.listAllNetworks()), true, 'calls after an auth-function open');
+  } finally {
+    await withFn.close();
+  }
+  assert.is(asked, 0);
+});
+
 test('networks: list, lookup by name and UUID, XML live and inactive, autostart, bridge', async () => {
   const c = await Connection.open(URI);
   try {

@@ -1,6 +1,6 @@
-// hostwire_libvirt: libvirt bindings. Every call that can block runs on the libuv pool
-// (worker.h); libvirt's event loop runs on a thread this addon owns (runtime.h), started and
-// registered before any connection is opened.
+// hostwire_libvirt: libvirt bindings. Every call that can block runs on the libuv pool, or on
+// the JS thread for an inline connection (worker.h); libvirt's event loop runs on a thread this
+// addon owns (runtime.h), started and registered before any connection is opened.
 #include <napi.h>
 
 #include "objects.h"

@@ -153,6 +153,8 @@ bool ReadAuth(Napi::Env env, Napi::Object auth, std::shared_ptr<AuthCtx>* out) {
   return true;
 }
 
+bool AsksJs(const AuthCtx* auth) { return auth != nullptr && auth->hasFn; }
+
 virConnectPtr OpenAuth(const std::string& uri, AuthCtx* auth, unsigned int flags) {
   int credtype[] = {VIR_CRED_AUTHNAME, VIR_CRED_USERNAME, VIR_CRED_PASSPHRASE, VIR_CRED_ECHOPROMPT,
                     VIR_CRED_NOECHOPROMPT, VIR_CRED_REALM};

@@ -16,6 +16,9 @@ struct AuthCtx;  // auth.cc
 // TypeError pending, when a field has the wrong type.
 bool ReadAuth(Napi::Env env, Napi::Object auth, std::shared_ptr<AuthCtx>* out);
 
+// True when auth is a JS function: OpenAuth must then run off the JS thread, which answers.
+bool AsksJs(const AuthCtx* auth);
+
 // On a pool thread: virConnectOpenAuth, answering credential requests from auth (null: none).
 virConnectPtr OpenAuth(const std::string& uri, AuthCtx* auth, unsigned int flags);
 

@@ -65,6 +65,7 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
     }
     conn_ = *info[0].As<Napi::External<ConnRef>>().Data();
     sink_ = *info[1].As<Napi::External<SinkRef>>().Data();
+    inline_ = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   }
 
   ~NativeConnection() override {
@@ -84,7 +85,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
     ConnRef c = conn_;
     return Call<int64_t>::Queue(
         info.Env(), op, [c, fn](int64_t& out) { out = fn(c.get()); return out >= 0; },
-        [](Napi::Env env, int64_t& out) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(out)); });
+        [](Napi::Env env, int64_t& out) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(out)); },
+        inline_);
   }
 
   template <typename Fn>
@@ -100,7 +102,7 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
           if (owned) free(const_cast<char*>(s));
           return true;
         },
-        [](Napi::Env env, std::string& out) -> Napi::Value { return Napi::String::New(env, out); });
+        [](Napi::Env env, std::string& out) -> Napi::Value { return Napi::String::New(env, out); }, inline_);
   }
 
   // A lookup or define returning a new virNetworkPtr (net=true) or virDomainPtr.
@@ -131,12 +133,15 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
           virResetLastError();
           return true;
         },
-        [](Napi::Env env, LookupOut& out) -> Napi::Value {
+        [inlineCalls = inline_](Napi::Env env, LookupOut& out) -> Napi::Value {
           void* p = out.ptr;
           out.ptr = nullptr;
-          if constexpr (Net) return NewNetworkObject(env, AdoptNetwork(static_cast<virNetworkPtr>(p)), out.name, out.uuid);
-          else return NewDomainObject(env, AdoptDomain(static_cast<virDomainPtr>(p)), out.name, out.uuid);
-        });
+          if constexpr (Net)
+            return NewNetworkObject(env, AdoptNetwork(static_cast<virNetworkPtr>(p)), out.name, out.uuid, inlineCalls);
+          else
+            return NewDomainObject(env, AdoptDomain(static_cast<virDomainPtr>(p)), out.name, out.uuid, inlineCalls);
+        },
+        inline_);
   }
 
   // Unregisters the close callback and every event subscription, then lets go of the
@@ -159,7 +164,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
         [sink](Napi::Env env, int&) -> Napi::Value {
           ShutdownSink(sink.get());
           return env.Undefined();
-        });
+        },
+        inline_);
   }
 
   // For a connection the daemon dropped: forget it without asking libvirt anything on this
@@ -187,7 +193,7 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
     ConnRef c = conn_;
     return Call<int>::Queue(
         info.Env(), "virConnectIsAlive", [c](int& out) { out = virConnectIsAlive(c.get()); return out >= 0; },
-        [](Napi::Env env, int& out) -> Napi::Value { return Napi::Boolean::New(env, out == 1); });
+        [](Napi::Env env, int& out) -> Napi::Value { return Napi::Boolean::New(env, out == 1); }, inline_);
   }
 
   static Napi::Value MakeResolved(Napi::Env env, Napi::Value v) {
@@ -270,7 +276,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
             a.Set(static_cast<uint32_t>(i), o);
           }
           return a;
-        });
+        },
+        inline_);
   }
 
   Napi::Value ListAllDomains(const Napi::CallbackInfo& info) {
@@ -316,7 +323,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
             a.Set(static_cast<uint32_t>(i), o);
           }
           return a;
-        });
+        },
+        inline_);
   }
 
   Napi::Value NetworkLookupByName(const Napi::CallbackInfo& info) {
@@ -385,7 +393,8 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
           subs_.emplace_back(net, out);
           SinkSubscribed(env, sink.get());
           return Napi::Number::New(env, out);
-        });
+        },
+        inline_);
   }
 
   Napi::Value Unsubscribe(const Napi::CallbackInfo& info) {
@@ -412,11 +421,13 @@ class NativeConnection : public Napi::ObjectWrap<NativeConnection> {
         [sink](Napi::Env env, int&) -> Napi::Value {
           SinkUnsubscribed(env, sink.get());
           return env.Undefined();
-        });
+        },
+        inline_);
   }
 
   ConnRef conn_;
   SinkRef sink_;
+  bool inline_ = false;  // calls on the JS thread (worker.h)
   std::vector<std::pair<bool, int>> subs_;  // (network?, callback id)
 };
 
@@ -424,13 +435,17 @@ struct OpenOut {
   virConnectPtr conn = nullptr;
 };
 
-// open(uri, readonly, emit, auth): auth is null, {username?, password?} or a function.
+// open(uri, readonly, emit, auth, inline): auth is null, {username?, password?} or a function;
+// inline (optional, default false): the connection's calls run on the JS thread (worker.h). The
+// open itself still goes to the pool when auth is a function: libvirt asks for credentials on
+// the thread that opens, and that thread waits while the JS thread answers.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   REQUIRE_ARGUMENT_STRING(0, uri);
   REQUIRE_ARGUMENT_BOOLEAN(1, readonly);
   REQUIRE_ARGUMENT_FUNCTION(2, emit);
   OPTIONAL_ARGUMENT_OBJECT(3, auth);  // a function is an object too
+  OPTIONAL_ARGUMENT_BOOLEAN(4, inlineCalls, false);
 
   std::shared_ptr<AuthCtx> ctx;
   if (!ReadAuth(env, auth, &ctx)) return Napi::Value();
@@ -444,7 +459,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
         RegisterCloseCallback(out.conn, sink);  // false: drivers without one (test://) never close
         return true;
       },
-      [sink](Napi::Env env, OpenOut& out) -> Napi::Value {
+      [sink, inlineCalls](Napi::Env env, OpenOut& out) -> Napi::Value {
         // The last reference (after close(), release(), or a collected object) gives the close
         // callback back before closing: a registered one holds a reference to the virConnect
         // (virConnectCloseCallbackDataRegister), which would otherwise never be disposed.
@@ -456,8 +471,10 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
         });
         SinkRef s = sink;
         AddonData* data = env.GetInstanceData<AddonData>();
-        return data->connCtor.New({Napi::External<ConnRef>::New(env, &c), Napi::External<SinkRef>::New(env, &s)});
-      });
+        return data->connCtor.New({Napi::External<ConnRef>::New(env, &c), Napi::External<SinkRef>::New(env, &s),
+                                   Napi::Boolean::New(env, inlineCalls)});
+      },
+      inlineCalls && !AsksJs(ctx.get()));
 }
 
 // stats(): {sinks, libvirtRefs} (events.h EventStats), for leak tests.

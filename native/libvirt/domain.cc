@@ -39,6 +39,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
       return;
     }
     dom_ = *info[0].As<Napi::External<DomRef>>().Data();
+    inline_ = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
   }
 
  private:
@@ -50,7 +51,8 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
         info.Env(), op, [d, fn](int& out) { out = fn(d.get()); return out >= 0; },
         [asBool](Napi::Env env, int& out) -> Napi::Value {
           return asBool ? Napi::Value(Napi::Boolean::New(env, out == 1)) : env.Undefined();
-        });
+        },
+        inline_);
   }
 
   // For calls whose only argument is flags.
@@ -90,7 +92,8 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
           out = id == static_cast<unsigned int>(-1) ? -1 : static_cast<int64_t>(id);
           return true;
         },
-        [](Napi::Env env, int64_t& out) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(out)); });
+        [](Napi::Env env, int64_t& out) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(out)); },
+        inline_);
   }
 
   // Resolves [state, reason] (virDomainState, and the reason enum of that state).
@@ -105,7 +108,8 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
           a.Set(0u, Napi::Number::New(env, out.state));
           a.Set(1u, Napi::Number::New(env, out.reason));
           return a;
-        });
+        },
+        inline_);
   }
 
   Napi::Value GetXMLDesc(const Napi::CallbackInfo& info) {
@@ -120,7 +124,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
           out = TakeString(xml);
           return true;
         },
-        [](Napi::Env env, std::string& out) -> Napi::Value { return Napi::String::New(env, out); });
+        [](Napi::Env env, std::string& out) -> Napi::Value { return Napi::String::New(env, out); }, inline_);
   }
 
   Napi::Value AttachDevice(const Napi::CallbackInfo& info) {
@@ -144,13 +148,15 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   }
 
   DomRef dom_;
+  bool inline_ = false;  // calls on the JS thread (worker.h): its connection's
 };
 
 }  // namespace
 
-Napi::Object NewDomainObject(Napi::Env env, DomRef dom, const std::string& name, const std::string& uuid) {
+Napi::Object NewDomainObject(Napi::Env env, DomRef dom, const std::string& name, const std::string& uuid,
+                              bool inlineCalls) {
   AddonData* data = env.GetInstanceData<AddonData>();
-  Napi::Object obj = data->domCtor.New({Napi::External<DomRef>::New(env, &dom)});
+  Napi::Object obj = data->domCtor.New({Napi::External<DomRef>::New(env, &dom), Napi::Boolean::New(env, inlineCalls)});
   obj.Set("name", name);
   obj.Set("uuid", uuid);
   return obj;

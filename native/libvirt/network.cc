@@ -32,6 +32,7 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
       return;
     }
     net_ = *info[0].As<Napi::External<NetRef>>().Data();
+    inline_ = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
   }
 
  private:
@@ -44,7 +45,8 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
         info.Env(), op, [n, fn](int& out) { out = fn(n.get()); return out >= 0; },
         [asBool](Napi::Env env, int& out) -> Napi::Value {
           return asBool ? Napi::Value(Napi::Boolean::New(env, out == 1)) : env.Undefined();
-        });
+        },
+        inline_);
   }
 
   Napi::Value Create(const Napi::CallbackInfo& info) {
@@ -86,7 +88,7 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
           out = TakeString(xml);
           return true;
         },
-        [](Napi::Env env, std::string& out) -> Napi::Value { return Napi::String::New(env, out); });
+        [](Napi::Env env, std::string& out) -> Napi::Value { return Napi::String::New(env, out); }, inline_);
   }
 
   Napi::Value GetBridgeName(const Napi::CallbackInfo& info) {
@@ -100,7 +102,7 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
           out = TakeString(br);
           return true;
         },
-        [](Napi::Env env, std::string& out) -> Napi::Value { return Napi::String::New(env, out); });
+        [](Napi::Env env, std::string& out) -> Napi::Value { return Napi::String::New(env, out); }, inline_);
   }
 
   // Drops this object's reference now instead of at garbage collection (virNetworkFree, on the
@@ -111,13 +113,15 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
   }
 
   NetRef net_;
+  bool inline_ = false;  // calls on the JS thread (worker.h): its connection's
 };
 
 }  // namespace
 
-Napi::Object NewNetworkObject(Napi::Env env, NetRef net, const std::string& name, const std::string& uuid) {
+Napi::Object NewNetworkObject(Napi::Env env, NetRef net, const std::string& name, const std::string& uuid,
+                              bool inlineCalls) {
   AddonData* data = env.GetInstanceData<AddonData>();
-  Napi::Object obj = data->netCtor.New({Napi::External<NetRef>::New(env, &net)});
+  Napi::Object obj = data->netCtor.New({Napi::External<NetRef>::New(env, &net), Napi::Boolean::New(env, inlineCalls)});
   obj.Set("name", name);
   obj.Set("uuid", uuid);
   return obj;

@@ -1,6 +1,7 @@
 // The JS classes of the addon: NativeConnection, NativeNetwork, NativeDomain. Each wraps a
 // reference-counted libvirt handle (runtime.h); every method but free() returns a Promise whose
-// libvirt call runs on the libuv pool. Validation and names live in src/libvirt (TypeScript).
+// libvirt call runs on the libuv pool (on the JS thread for an inline connection: worker.h).
+// Validation and names live in src/libvirt (TypeScript).
 #pragma once
 #include <napi.h>
 
@@ -16,8 +17,11 @@ struct AddonData {
   Napi::FunctionReference domCtor;
 };
 
-Napi::Object NewNetworkObject(Napi::Env env, NetRef net, const std::string& name, const std::string& uuid);
-Napi::Object NewDomainObject(Napi::Env env, DomRef dom, const std::string& name, const std::string& uuid);
+// inlineCalls: the object's calls run on the JS thread, as its connection's do (worker.h).
+Napi::Object NewNetworkObject(Napi::Env env, NetRef net, const std::string& name, const std::string& uuid,
+                              bool inlineCalls);
+Napi::Object NewDomainObject(Napi::Env env, DomRef dom, const std::string& name, const std::string& uuid,
+                             bool inlineCalls);
 
 void InitConnection(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitNetwork(Napi::Env env, Napi::Object exports, AddonData* data);

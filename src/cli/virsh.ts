@@ -27,10 +27,13 @@ export function printJson(ctx: CliContext, v: unknown): void {
   ctx.out(JSON.stringify(v, null, 2));
 }
 
-/** The connection of one command: ctx.uri, answering credential requests from the environment. */
+/**
+ * The connection of one command: ctx.uri, answering credential requests from the environment.
+ * Inline (OpenOptions.inline): the command waits for each call anyway.
+ */
 export function openConnection(ctx: Pick<CliContext, 'uri'>): Promise<Connection> {
   const creds = credentialsFromEnv();
-  return Connection.open(ctx.uri, creds ? { auth: credentialCallback(creds) } : {});
+  return Connection.open(ctx.uri, creds ? { auth: credentialCallback(creds), inline: true } : { inline: true });
 }
 
 /** Opens the connection for one command and always closes it. */
