@@ -6,7 +6,8 @@
  *   - NIC hot-plug then unplug, matched by MAC: hostwire (library, one open connection:
  *     attachInterface, detachInterface), libvirt-python (library, one open connection, the same
  *     calls: lookupByName, attachDeviceFlags; lookupByName, XMLDesc, detachDeviceFlags) and
- *     `virsh attach-interface` / `virsh detach-interface` (a process per operation). Interleaved,
+ *     `virsh attach-interface` / `virsh detach-interface` against `hostwire domain attach-interface`
+ *     / `detach-interface` (the package's command: a process per operation each). Interleaved,
  *     medians of R. Each detach returns when libvirt does (QEMU's DEVICE_DELETED, waited for inside
  *     libvirt); between reps the NIC is checked gone, untimed.
  *   - 200 concurrent lookups (domainLookupByName and networkLookupByName alternating) on one
@@ -226,6 +227,28 @@ function virsh(argv: string[]): Promise<void> {
       err ? reject(new Error(`virsh ${argv.join(' ')}: ${stderr || err.message}`)) : resolve(),
     ),
   );
+}
+
+/** The package's `hostwire` command (dist/bundle/bin.js), a process per operation as virsh is here. */
+const HOSTWIRE_BIN = path.join(__dirname, '..', 'bundle', 'bin.js');
+
+/** Runs the hostwire command without blocking this process's event loop. */
+function hostwireCli(argv: string[]): Promise<void> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [HOSTWIRE_BIN, '--uri', SYSTEM_URI, ...argv], (err, _out, stderr) =>
+      err ? reject(new Error(`hostwire ${argv.join(' ')}: ${stderr || err.message}`)) : resolve(),
+    ),
+  );
+}
+
+function hostwireCliPlugger(): Plugger {
+  return {
+    name: 'hostwire domain attach-/detach-interface (process per op)',
+    attach: (mac) =>
+      timed(() => hostwireCli(['domain', 'attach-interface', DOM, '--network', NET, '--mac', mac, '--model', 'virtio', '--live'])),
+    // It then reads the live XML once more, to say whether the NIC is gone (libvirt has waited for QEMU).
+    detach: (mac) => timed(() => hostwireCli(['domain', 'detach-interface', DOM, '--mac', mac, '--live'])),
+  };
 }
 
 function hostwirePlugger(c: Connection): Plugger {
@@ -452,7 +475,7 @@ async function main(): Promise<void> {
     };
     log(`libvirt bench: ${reps} reps, ${lookups} lookups; ${JSON.stringify(versions)}`);
 
-    const plug = await plugTrial(dom, [hostwirePlugger(c), pythonPlugger(py), virshPlugger()], reps);
+    const plug = await plugTrial(dom, [hostwirePlugger(c), pythonPlugger(py), hostwireCliPlugger(), virshPlugger()], reps);
     const look = await lookupTrial(c, py, pyEvents, lookups, reps);
     log('  event-loop delay ...');
     const eld = await eventLoopTrial(c, dom, lookups, reps);
