@@ -6,6 +6,13 @@ export interface CliContext {
   json: boolean;
   /** --uri URI: the libvirt connection URI. */
   uri?: string;
+  /**
+   * The command's libvirt calls run on the JS thread (OpenOptions.inline). Set by the process's
+   * entry (src/cli/main.ts start), whose event loop has nothing else to do; not by callers that
+   * run commands in their own process (the demo), whose SIGINT handler must run while libvirt
+   * works (a domain start takes seconds).
+   */
+  inline?: boolean;
   /** Write a line (or lines) to stdout. */
   out(text: string): void;
 }

@@ -67,12 +67,13 @@ function reportError(e: unknown, json: boolean): void {
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Runs the command line `argv`; returns the exit code. `inline`: see CliContext.inline. */
+export async function main(argv: string[], inline = false): Promise<number> {
   let json = argv.includes('--json') || argv.includes('-j');
   try {
     const { ctx, rest } = parseGlobal(argv);
     json = ctx.json;
-    return await run({ ...ctx, out: writeLine }, rest);
+    return await run({ ...ctx, inline, out: writeLine }, rest);
   } catch (e) {
     reportError(e, json);
     return (e as { code?: string })?.code === 'EUSAGE' ? 2 : 1;
@@ -89,7 +90,7 @@ export function start(argv: string[]): void {
     reportError(e, argv.includes('--json'));
     process.exit(1);
   });
-  main(argv).then(
+  main(argv, true).then(
     (code) => exitWhenWritten(code),
     (e) => {
       reportError(e, false);

@@ -28,12 +28,13 @@ export function printJson(ctx: CliContext, v: unknown): void {
 }
 
 /**
- * The connection of one command: ctx.uri, answering credential requests from the environment.
- * Inline (OpenOptions.inline): the command waits for each call anyway.
+ * The connection of one command: ctx.uri, answering credential requests from the environment;
+ * inline when ctx.inline (the `hostwire` process: it waits for each call anyway).
  */
-export function openConnection(ctx: Pick<CliContext, 'uri'>): Promise<Connection> {
+export function openConnection(ctx: Pick<CliContext, 'uri' | 'inline'>): Promise<Connection> {
   const creds = credentialsFromEnv();
-  return Connection.open(ctx.uri, creds ? { auth: credentialCallback(creds), inline: true } : { inline: true });
+  const inline = ctx.inline === true;
+  return Connection.open(ctx.uri, creds ? { auth: credentialCallback(creds), inline } : { inline });
 }
 
 /** Opens the connection for one command and always closes it. */
